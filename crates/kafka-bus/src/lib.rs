@@ -1,0 +1,328 @@
+//! Kafka behind a small wrapper.
+//!
+//! - [`Producer`]: idempotent, small linger, JSON [`Envelope`]s, trace context
+//!   and request id in headers.
+//! - [`ensure_topics`]: creates missing topics at start-up (the local broker
+//!   never auto-creates them, see BROKER.md).
+//! - [`consumer`], [`decode`], [`message_span`]: the consuming side.
+
+use common_types::{Envelope, MessageType};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::types::RDKafkaErrorCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use settings::KafkaSettings;
+use std::time::Duration;
+
+pub use rdkafka;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const MESSAGE_TYPE_HEADER: &str = "message-type";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("cannot encode message: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("cannot create topic {topic}: {reason}")]
+    CreateTopic { topic: String, reason: String },
+    #[error("broker at {0} did not answer within {1:?}")]
+    Unreachable(String, Duration),
+}
+
+/// Common client settings; `extra` adds or overrides per client.
+pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.brokers)
+        // IPv4 only: the local broker does not listen on ::1.
+        .set("broker.address.family", "v4")
+        .set("socket.keepalive.enable", "true");
+    config
+}
+
+/// Create each topic (prefixed) that does not exist yet.
+pub async fn ensure_topics(settings: &KafkaSettings, bases: &[&str]) -> Result<(), BusError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(settings).create()?;
+    let names: Vec<String> = bases.iter().map(|b| settings.topic(b)).collect();
+    let new_topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| {
+            NewTopic::new(
+                name,
+                settings.partitions,
+                TopicReplication::Fixed(settings.replication_factor),
+            )
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(new_topics.iter(), &options).await? {
+        match result {
+            Ok(topic) => tracing::info!(%topic, partitions = settings.partitions, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(BusError::CreateTopic {
+                    topic,
+                    reason: code.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ask the broker for metadata with a deadline: `/health` and start-up checks.
+pub async fn ping(settings: &KafkaSettings, timeout: Duration) -> Result<(), BusError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(settings).create()?;
+    let brokers = settings.brokers.clone();
+    tokio::task::spawn_blocking(move || {
+        admin
+            .inner()
+            .fetch_metadata(None, timeout)
+            .map(|_| ())
+            .map_err(|_| BusError::Unreachable(brokers, timeout))
+    })
+    .await
+    .unwrap_or_else(|_| Err(BusError::Unreachable(settings.brokers.clone(), timeout)))
+}
+
+/// An idempotent producer of JSON envelopes.
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer,
+    settings: KafkaSettings,
+}
+
+/// Where a produced message landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl Producer {
+    pub fn new(settings: &KafkaSettings) -> Result<Self, BusError> {
+        let inner: FutureProducer = client_config(settings)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", settings.linger_ms.to_string())
+            .set("compression.type", "none")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        Ok(Self {
+            inner,
+            settings: settings.clone(),
+        })
+    }
+
+    /// The first send of a new producer pays ~500 ms for metadata and a
+    /// producer id (BROKER.md); do it at start-up, not on a customer's request.
+    pub async fn warm_up(&self, bases: &[&str]) -> Result<(), BusError> {
+        let inner = self.inner.clone();
+        let topics: Vec<String> = bases.iter().map(|b| self.settings.topic(b)).collect();
+        tokio::task::spawn_blocking(move || {
+            for topic in topics {
+                inner
+                    .client()
+                    .fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+            }
+            Ok::<_, rdkafka::error::KafkaError>(())
+        })
+        .await
+        .map_err(|_| {
+            BusError::Unreachable(self.settings.brokers.clone(), Duration::from_secs(10))
+        })??;
+        Ok(())
+    }
+
+    /// Whether the broker answers a metadata request in time (`/health`).
+    pub async fn ping(&self, timeout: Duration) -> bool {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.client().fetch_metadata(None, timeout).is_ok())
+            .await
+            .unwrap_or(false)
+    }
+
+    pub fn settings(&self) -> &KafkaSettings {
+        &self.settings
+    }
+
+    /// Send one envelope to `base` topic (prefix applied), keyed by `key`.
+    #[tracing::instrument(name = "kafka.produce", skip(self, envelope), fields(topic = %base, key = %key, message_type = %envelope.message_type))]
+    pub async fn publish<T: Serialize + MessageType>(
+        &self,
+        base: &str,
+        key: &str,
+        envelope: &Envelope<T>,
+        request_id: Option<&str>,
+    ) -> Result<Delivered, BusError> {
+        let payload = serde_json::to_vec(envelope)?;
+        self.publish_raw(base, key, &payload, &envelope.message_type, request_id)
+            .await
+    }
+
+    /// Send already-encoded JSON (e.g. from an outbox row).
+    pub async fn publish_raw(
+        &self,
+        base: &str,
+        key: &str,
+        payload: &[u8],
+        message_type: &str,
+        request_id: Option<&str>,
+    ) -> Result<Delivered, BusError> {
+        let topic = self.settings.topic(base);
+        let headers = outgoing_headers(message_type, request_id);
+        let record = FutureRecord::to(&topic)
+            .key(key)
+            .payload(payload)
+            .headers(headers);
+        match self.inner.send(record, Duration::from_secs(30)).await {
+            Ok(delivery) => Ok(Delivered {
+                partition: delivery.partition,
+                offset: delivery.offset,
+            }),
+            Err((error, _)) => Err(BusError::Kafka(error)),
+        }
+    }
+
+    /// Wait for everything queued to be acknowledged (shutdown).
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(e) = self.inner.flush(timeout) {
+            tracing::warn!(error = %e, "producer flush did not complete");
+        }
+    }
+}
+
+/// Headers for an outgoing message: type, request id and the current trace context.
+pub fn outgoing_headers(message_type: &str, request_id: Option<&str>) -> OwnedHeaders {
+    let mut carrier = HeaderCarrier(OwnedHeaders::new_with_capacity(4));
+    telemetry::inject_current(&mut carrier);
+    let mut headers = carrier.0.insert(Header {
+        key: MESSAGE_TYPE_HEADER,
+        value: Some(message_type),
+    });
+    if let Some(id) = request_id {
+        headers = headers.insert(Header {
+            key: REQUEST_ID_HEADER,
+            value: Some(id),
+        });
+    }
+    headers
+}
+
+struct HeaderCarrier(OwnedHeaders);
+
+impl telemetry::HeaderInjector for HeaderCarrier {
+    fn set(&mut self, key: &str, value: String) {
+        let headers = std::mem::replace(&mut self.0, OwnedHeaders::new());
+        self.0 = headers.insert(Header {
+            key,
+            value: Some(&value),
+        });
+    }
+}
+
+/// Read-only view of a consumed message's headers for trace extraction.
+pub struct ConsumedHeaders<'a>(pub Option<&'a rdkafka::message::BorrowedHeaders>);
+
+impl telemetry::HeaderExtractor for ConsumedHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let headers = self.0?;
+        headers
+            .iter()
+            .find(|h| h.key.eq_ignore_ascii_case(key))
+            .and_then(|h| h.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .map(|h| h.iter().map(|h| h.key).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A header's value as text.
+pub fn header<'a>(message: &'a BorrowedMessage<'_>, key: &str) -> Option<&'a str> {
+    message
+        .headers()?
+        .iter()
+        .find(|h| h.key.eq_ignore_ascii_case(key))
+        .and_then(|h| h.value)
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// One span per consumed message, a child of the producer's trace.
+pub fn message_span(message: &BorrowedMessage<'_>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "kafka.consume",
+        topic = message.topic(),
+        partition = message.partition(),
+        offset = message.offset(),
+        key = message
+            .key()
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .unwrap_or(""),
+        request_id = header(message, REQUEST_ID_HEADER).unwrap_or(""),
+    );
+    telemetry::set_parent_from(&span, &ConsumedHeaders(message.headers()));
+    span
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message has no payload")]
+    Empty,
+    #[error("message is not a valid envelope: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Decode a message into an envelope of `T`. A message that does not decode is
+/// a poison pill: the caller logs and skips it rather than stalling a partition.
+pub fn decode<T: DeserializeOwned>(
+    message: &BorrowedMessage<'_>,
+) -> Result<Envelope<T>, DecodeError> {
+    let payload = message.payload().ok_or(DecodeError::Empty)?;
+    Ok(serde_json::from_slice(payload)?)
+}
+
+/// A consumer in group `group` (prefixed). Offsets are committed by the caller
+/// (`enable.auto.commit=false`) unless `extra` says otherwise, so a message is
+/// only marked done after its effect is stored.
+pub fn consumer<C: ConsumerContext + 'static>(
+    settings: &KafkaSettings,
+    group: &str,
+    context: C,
+    extra: &[(&str, &str)],
+) -> Result<StreamConsumer<C>, BusError> {
+    let mut config = client_config(settings);
+    config
+        .set("group.id", settings.group(group))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("fetch.wait.max.ms", "10")
+        .set("enable.partition.eof", "false");
+    for (key, value) in extra {
+        config.set(*key, *value);
+    }
+    Ok(config.create_with_context(context)?)
+}
+
+/// Subscribe to prefixed topics.
+pub fn subscribe<C: ConsumerContext>(
+    consumer: &StreamConsumer<C>,
+    settings: &KafkaSettings,
+    bases: &[&str],
+) -> Result<(), BusError> {
+    let names: Vec<String> = bases.iter().map(|b| settings.topic(b)).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    consumer.subscribe(&refs)?;
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! The test harness. Tests talk to real PostgreSQL and a real Kafka-protocol
+//! broker; when either is missing they fail loudly with how to start it
+//! (`make infra`), never pass by skipping.
+//!
+//! Isolation: each test gets its own database (cloned from a per-service
+//! template that is migrated once, so a clone takes milliseconds) and its own
+//! topic prefix and consumer-group prefix.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use settings::{DatabaseSettings, KafkaSettings};
+use sqlx::migrate::Migrator;
+use sqlx::{Connection, PgConnection};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// The PostgreSQL server tests use: `DATABASE_URL` (any database on it), or
+/// the local default.
+pub fn postgres_server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn url_with_database(server: &str, database: &str) -> String {
+    let mut url = url::Url::parse(server).expect("DATABASE_URL is not a URL");
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+async fn admin_connection() -> PgConnection {
+    let url = url_with_database(&postgres_server_url(), "postgres");
+    PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {url}: {e}\n\
+             Start it with `make infra` (or set DATABASE_URL to a server you have)."
+        )
+    })
+}
+
+/// A fresh database for one test, with `migrator`'s schema already applied.
+///
+/// `service` names the template (`tpl_<service>_<migrations hash>`), created
+/// and migrated once per schema version under an advisory lock so parallel
+/// test processes do not race.
+pub async fn fresh_database(service: &str, migrator: &Migrator) -> DatabaseSettings {
+    let fingerprint = migrator.iter().fold(0xcbf29ce484222325u64, |hash, m| {
+        m.checksum.iter().fold(hash ^ m.version as u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+        })
+    });
+    let template = format!("tpl_{service}_{:x}", fingerprint & 0xffff_ffff_ffff);
+    let lock_key = (fingerprint & 0x7fff_ffff_ffff_ffff) as i64;
+    let mut admin = admin_connection().await;
+
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock_key)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE \"{template}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut conn = PgConnection::connect(&url_with_database(&postgres_server_url(), &template))
+            .await
+            .unwrap();
+        migrator
+            .run(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("migrating {template}: {e}"));
+        conn.close().await.unwrap();
+    }
+    let name = format!("test_{service}_{}", uuid::Uuid::new_v4().simple());
+    // Cloning needs the template to have no other sessions; the lock keeps
+    // concurrent clones of the same template from colliding.
+    sqlx::query(&format!(
+        "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock_key)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    DatabaseSettings::with_url(url_with_database(&postgres_server_url(), &name))
+}
+
+/// The broker tests use: `KAFKA_BROKERS` or the local default.
+pub fn kafka_brokers() -> String {
+    std::env::var("KAFKA_BROKERS")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "127.0.0.1:9092".into())
+}
+
+/// Kafka settings with a unique topic and group prefix, after checking the
+/// broker answers. Topic partitions are few, to keep creation fast.
+pub async fn isolated_kafka() -> KafkaSettings {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let settings = KafkaSettings {
+        brokers: kafka_brokers(),
+        topic_prefix: format!("t{}.", &unique[..12]),
+        group_prefix: format!("t{}.", &unique[..12]),
+        partitions: 3,
+        linger_ms: 1,
+        ..KafkaSettings::default()
+    };
+    if let Err(e) = kafka_bus::ping(&settings, Duration::from_secs(10)).await {
+        panic!(
+            "the Kafka broker is not reachable at {}: {e}\n\
+             Start it with `make infra` (or set KAFKA_BROKERS to a broker you have).",
+            settings.brokers
+        );
+    }
+    settings
+}
+
+/// Start logging for tests (quiet unless `TEST_LOG=1`).
+pub fn init_tracing() {
+    telemetry::init_for_tests();
+}
+
+/// Poll `check` until it yields `Some`, or panic after `timeout` naming `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,5 @@
+//! HTTP routes of the event service.
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}

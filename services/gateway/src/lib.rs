@@ -1,0 +1,12 @@
+//! The gateway: the only public entry. It routes `/api/v1/...` by path prefix
+//! to the owning service and answers `GET /health` for the whole platform.
+
+pub mod configuration;
+pub mod proxy;
+pub mod routing;
+pub mod startup;
+
+pub use configuration::Settings;
+pub use startup::Application;
+
+pub const SERVICE: &str = "gateway";

@@ -1,0 +1,130 @@
+//! Builds the gateway.
+
+use crate::configuration::Settings;
+use crate::proxy::{forward, Balancer, ProxyState};
+use crate::routing::Upstream;
+use crate::SERVICE;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use service_http::ops::HealthReport;
+use service_http::HttpMetrics;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.upstream_timeout_ms))
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .build()?;
+        let balancer = Arc::new(Balancer::new(&settings.upstreams));
+        let state = web::Data::new(ProxyState { client, balancer });
+        let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
+
+        let listener = service_http::bind(&settings.http)?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .app_data(web::PayloadConfig::new(settings_body_limit()))
+                .wrap(actix_web::middleware::from_fn(service_http::metrics::track))
+                .wrap(service_http::tracing_logger())
+                .wrap(actix_web::middleware::from_fn(
+                    service_http::request_id::middleware,
+                ))
+                .route("/health", web::get().to(platform_health))
+                .route("/metrics", web::get().to(metrics_endpoint))
+                .default_service(web::to(forward))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(15);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server.run();
+        service_http::server::stop_on(shutdown, server.handle());
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        Ok(())
+    }
+}
+
+fn settings_body_limit() -> usize {
+    8 * 1024 * 1024
+}
+
+async fn metrics_endpoint(metrics: web::Data<HttpMetrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render())
+}
+
+/// Each service's status, from every instance's own `/health`.
+async fn platform_health(state: web::Data<ProxyState>) -> HttpResponse {
+    let upstreams = [
+        Upstream::Auth,
+        Upstream::Event,
+        Upstream::Booking,
+        Upstream::Waitlist,
+        Upstream::Notification,
+    ];
+    let checks = upstreams.iter().map(|upstream| {
+        let state = state.clone();
+        async move {
+            let instances = state.balancer.instances(*upstream).to_vec();
+            let reports = futures::future::join_all(instances.iter().map(|base| {
+                let client = state.client.clone();
+                let url = format!("{base}/health");
+                async move {
+                    let report = client
+                        .get(&url)
+                        .timeout(Duration::from_secs(2))
+                        .send()
+                        .await
+                        .ok()
+                        .map(|r| r.json::<HealthReport>());
+                    let report = match report {
+                        Some(body) => body.await.ok(),
+                        None => None,
+                    };
+                    let status = report.as_ref().map(|r| r.status.clone()).unwrap_or_else(|| "down".into());
+                    serde_json::json!({"url": base, "status": status, "checks": report.map(|r| r.checks)})
+                }
+            }))
+            .await;
+            let up = reports.iter().any(|r| r["status"] == "up");
+            (upstream.name(), serde_json::json!({"status": if up {"up"} else {"down"}, "instances": reports}))
+        }
+    });
+    let services: BTreeMap<&str, serde_json::Value> = futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .collect();
+    let all_up = services.values().all(|s| s["status"] == "up");
+    let body = serde_json::json!({
+        "service": SERVICE,
+        "status": if all_up { "up" } else { "degraded" },
+        "services": services,
+    });
+    if all_up {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

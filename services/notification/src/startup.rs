@@ -1,0 +1,104 @@
+//! Builds the notification service: database, broker, HTTP server.
+
+use crate::configuration::Settings;
+use crate::SERVICE;
+use actix_web::{web, App, HttpServer};
+use common_types::topics;
+use kafka_bus::Producer;
+use service_http::{Health, HttpMetrics, JwtVerifier};
+use sqlx::PgPool;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Topics this service produces to (created at start-up when missing).
+pub const PRODUCES: &[&str] = &[topics::NOTIFICATION_REQUESTS, topics::NOTIFICATION_DLQ];
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    producer: Producer,
+    pool: PgPool,
+}
+
+impl Application {
+    /// Bind, connect and migrate; the server runs once `run_until_stopped` is awaited.
+    /// Cancelling `shutdown` stops it gracefully.
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let pool = database::prepare(&settings.database, &MIGRATOR).await?;
+        kafka_bus::ensure_topics(&settings.kafka, PRODUCES).await?;
+        let producer = Producer::new(&settings.kafka)?;
+        producer.warm_up(PRODUCES).await?;
+
+        let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
+        let verifier = web::Data::new(JwtVerifier::remote(&settings.auth));
+        let health = web::Data::new(
+            Health::new(SERVICE)
+                .check("database", {
+                    let pool = pool.clone();
+                    move || {
+                        let pool = pool.clone();
+                        async move { database::ping(&pool).await }
+                    }
+                })
+                .check("broker", {
+                    let producer = producer.clone();
+                    move || {
+                        let producer = producer.clone();
+                        async move { producer.ping(Duration::from_secs(2)).await }
+                    }
+                }),
+        );
+
+        let listener = service_http::bind(&settings.http)?;
+        let port = listener.local_addr()?.port();
+        let body_limit = settings.http.body_limit;
+        let pool_data = web::Data::new(pool.clone());
+        let producer_data = web::Data::new(producer.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(service_http::json_config(body_limit))
+                .app_data(service_http::query_config())
+                .app_data(service_http::path_config())
+                .app_data(metrics.clone())
+                .app_data(health.clone())
+                .app_data(verifier.clone())
+                .app_data(pool_data.clone())
+                .app_data(producer_data.clone())
+                .wrap(actix_web::middleware::from_fn(service_http::metrics::track))
+                .wrap(service_http::tracing_logger())
+                .wrap(actix_web::middleware::from_fn(
+                    service_http::request_id::middleware,
+                ))
+                .configure(service_http::ops::routes)
+                .configure(crate::routes::configure)
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(15);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server.run();
+        service_http::server::stop_on(shutdown, server.handle());
+        Ok(Self {
+            port,
+            server,
+            producer,
+            pool,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serve until shutdown; in-flight requests finish, then the producer is flushed.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        self.producer.flush(Duration::from_secs(10));
+        self.pool.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,5 @@
+//! HTTP routes of the waitlist service.
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}
