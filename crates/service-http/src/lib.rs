@@ -21,6 +21,7 @@ pub mod ops;
 pub mod problem;
 pub mod request_id;
 pub mod server;
+pub mod signing;
 
 pub use auth::{AccessClaims, AuthUser, JwtVerifier};
 pub use extract::{json_config, path_config, query_config};

@@ -151,3 +151,74 @@ where
         pause = (pause * 2).min(Duration::from_millis(200));
     }
 }
+
+/// Mints access tokens for services under test and serves their JWKS over
+/// real HTTP, so a service verifies them exactly as it would auth's.
+pub struct TestTokens {
+    key: service_http::signing::SigningKey,
+    jwks_url: String,
+}
+
+impl TestTokens {
+    pub async fn start() -> Self {
+        use actix_web::{web, App, HttpServer};
+        let key = service_http::signing::SigningKey::generate(format!(
+            "test-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .expect("generate a signing key");
+        let jwks = web::Data::new(service_http::signing::jwks([&key]));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind JWKS server");
+        let port = listener.local_addr().expect("local addr").port();
+        let server = HttpServer::new(move || {
+            App::new().app_data(jwks.clone()).route(
+                "/.well-known/jwks.json",
+                web::get().to(|jwks: web::Data<jsonwebtoken::jwk::JwkSet>| async move {
+                    web::Json(jwks.get_ref().clone())
+                }),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
+        tokio::spawn(server);
+        Self {
+            key,
+            jwks_url: format!("http://127.0.0.1:{port}/.well-known/jwks.json"),
+        }
+    }
+
+    /// Verification settings pointing at this issuer's JWKS.
+    pub fn verify_settings(&self) -> settings::TokenVerifySettings {
+        settings::TokenVerifySettings {
+            jwks_url: self.jwks_url.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// A valid 15-minute token for `user` with `role`.
+    pub fn token(&self, user: common_types::UserId, role: common_types::Role) -> String {
+        self.token_with_ttl(user, role, 900)
+    }
+
+    pub fn token_with_ttl(
+        &self,
+        user: common_types::UserId,
+        role: common_types::Role,
+        ttl_secs: i64,
+    ) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = service_http::AccessClaims {
+            sub: user,
+            role,
+            iat: now,
+            exp: now + ttl_secs,
+            jti: uuid::Uuid::new_v4(),
+            iss: settings::default_issuer(),
+            aud: settings::default_audience(),
+        };
+        self.key.sign(&claims).expect("sign a test token")
+    }
+}
