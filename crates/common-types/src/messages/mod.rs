@@ -2,5 +2,6 @@
 //! `type` inside the payload as well, so a consumer can deserialize the
 //! envelope straight into the enum.
 
+pub mod booking;
 pub mod lifecycle;
 pub mod user;
