@@ -5,3 +5,4 @@
 pub mod booking;
 pub mod lifecycle;
 pub mod user;
+pub mod waitlist;
