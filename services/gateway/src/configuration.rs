@@ -47,6 +47,13 @@ pub struct Settings {
     pub auth: TokenVerifySettings,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    /// The broker the live feed and the topic dashboard read.
+    #[serde(default)]
+    pub kafka: settings::KafkaSettings,
+    #[serde(default)]
+    pub live: crate::live::LiveSettings,
+    #[serde(default)]
+    pub admin_queues: crate::admin_queues::QueueDashboardSettings,
 }
 
 impl Settings {

@@ -1,7 +1,10 @@
 //! The gateway: the only public entry. It routes `/api/v1/...` by path prefix
 //! to the owning service and answers `GET /health` for the whole platform.
 
+pub mod admin_queues;
 pub mod configuration;
+pub mod live;
+pub mod monitor;
 pub mod proxy;
 pub mod routing;
 pub mod startup;

@@ -28,6 +28,7 @@ impl Application {
         let state = web::Data::new(ProxyState { client, balancer });
         let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
 
+        let showcase = crate::monitor::Showcase::start(&settings, shutdown.child_token());
         let listener = service_http::bind(&settings.http)?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
@@ -42,6 +43,7 @@ impl Application {
                 ))
                 .route("/health", web::get().to(platform_health))
                 .route("/metrics", web::get().to(metrics_endpoint))
+                .configure(|cfg| showcase.configure(cfg))
                 .default_service(web::to(forward))
         })
         .listen(listener)?
