@@ -1,6 +1,7 @@
 //! The booking service: seat inventory, holds, bookings, payments, sales figures.
 
 pub mod configuration;
+pub mod domain;
 pub mod error;
 pub mod routes;
 pub mod startup;
