@@ -115,6 +115,8 @@ fn default_lockout() -> u64 {
     5 * 60
 }
 
+// SettingsError is the shared crate's type; its size is not ours to change.
+#[allow(clippy::result_large_err)]
 impl Settings {
     pub fn load() -> Result<Self, SettingsError> {
         let settings: Self = settings::load(crate::SERVICE, &[("http.port", "8081")])?;

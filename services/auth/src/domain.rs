@@ -233,6 +233,7 @@ impl TryFrom<RoleBody> for Role {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -168,6 +168,7 @@ fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

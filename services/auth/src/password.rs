@@ -84,6 +84,7 @@ impl PasswordHasherService {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

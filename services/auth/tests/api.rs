@@ -558,7 +558,7 @@ async fn user_registered_is_published_through_the_outbox() {
     assert_eq!(user_id.to_string(), user["id"].as_str().unwrap());
     assert_eq!(email, "pub@example.com");
     assert_eq!(role, common_types::Role::Organizer);
-    let _ = consumer.unsubscribe();
+    consumer.unsubscribe();
 }
 
 #[tokio::test]
