@@ -1,13 +1,19 @@
 //! Builds the notification service: database, broker, HTTP server.
 
+use crate::attendees::BookingClient;
 use crate::configuration::Settings;
+use crate::delivery::{Mailer, Sender};
+use crate::ingest::{Ingest, CONSUMES, GROUP};
 use crate::SERVICE;
 use actix_web::{web, App, HttpServer};
 use common_types::topics;
 use kafka_bus::Producer;
 use service_http::{Health, HttpMetrics, JwtVerifier};
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -20,6 +26,8 @@ pub struct Application {
     server: actix_web::dev::Server,
     producer: Producer,
     pool: PgPool,
+    shutdown: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -28,10 +36,49 @@ impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let pool = database::prepare(&settings.database, &MIGRATOR).await?;
         kafka_bus::ensure_topics(&settings.kafka, PRODUCES).await?;
+        // Subscribing to a topic nobody created yet would idle until it appears.
+        kafka_bus::ensure_topics(&settings.kafka, CONSUMES).await?;
         let producer = Producer::new(&settings.kafka)?;
         producer.warm_up(PRODUCES).await?;
 
-        let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
+        let metrics = HttpMetrics::new(SERVICE)?;
+        let outcomes = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "notification_delivery_attempts_total",
+                "Email delivery attempts by outcome (sent, failed, dead)",
+            ),
+            &["outcome"],
+        )?;
+        metrics.registry().register(Box::new(outcomes.clone()))?;
+        let metrics = web::Data::new(metrics);
+        let new_work = Arc::new(Notify::new());
+        let ingest = Arc::new(Ingest {
+            pool: pool.clone(),
+            producer: producer.clone(),
+            booking: BookingClient::new(&settings.booking_url, settings.internal_token.clone())?,
+            settings: settings.clone(),
+            new_work: new_work.clone(),
+        });
+        let consumer = kafka_bus::consumer(
+            &settings.kafka,
+            GROUP,
+            kafka_bus::rdkafka::consumer::DefaultConsumerContext,
+            &[],
+        )?;
+        kafka_bus::subscribe(&consumer, &settings.kafka, CONSUMES)?;
+        let sender = Arc::new(Sender {
+            pool: pool.clone(),
+            producer: producer.clone(),
+            mailer: Mailer::new(&settings)?,
+            settings: settings.delivery.clone(),
+            new_work: new_work.clone(),
+            outcomes,
+        });
+        let workers = vec![
+            tokio::spawn(ingest.run(consumer, shutdown.clone())),
+            tokio::spawn(sender.run(shutdown.clone())),
+        ];
+        let new_work_data = web::Data::new(new_work);
         let verifier = web::Data::new(JwtVerifier::remote(&settings.auth));
         let health = web::Data::new(
             Health::new(SERVICE)
@@ -66,6 +113,7 @@ impl Application {
                 .app_data(verifier.clone())
                 .app_data(pool_data.clone())
                 .app_data(producer_data.clone())
+                .app_data(new_work_data.clone())
                 .wrap(actix_web::middleware::from_fn(service_http::metrics::track))
                 .wrap(service_http::tracing_logger())
                 .wrap(actix_web::middleware::from_fn(
@@ -81,12 +129,14 @@ impl Application {
             server = server.workers(settings.http.workers);
         }
         let server = server.run();
-        service_http::server::stop_on(shutdown, server.handle());
+        service_http::server::stop_on(shutdown.clone(), server.handle());
         Ok(Self {
             port,
             server,
             producer,
             pool,
+            shutdown,
+            workers,
         })
     }
 
@@ -96,7 +146,13 @@ impl Application {
 
     /// Serve until shutdown; in-flight requests finish, then the producer is flushed.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await?;
+        let served = self.server.await;
+        // The consumer and sender stop on the same token (a failed server too).
+        self.shutdown.cancel();
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        served?;
         self.producer.flush(Duration::from_secs(10));
         self.pool.close().await;
         Ok(())
