@@ -1,3 +1,4 @@
+use secrecy::SecretString;
 use serde::Deserialize;
 use settings::{
     DatabaseSettings, HttpSettings, KafkaSettings, SettingsError, TelemetrySettings,
@@ -15,6 +16,40 @@ pub struct Settings {
     pub auth: TokenVerifySettings,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    /// `MONGODB_URI`: when set, the catalogue lives in MongoDB; otherwise in
+    /// PostgreSQL (`database`).
+    #[serde(default)]
+    pub mongodb_uri: Option<SecretString>,
+    #[serde(default)]
+    pub catalog: CatalogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSettings {
+    /// How long a published event or the first list page is served from
+    /// memory; 0 turns the cache off.
+    #[serde(default = "default_cache_ttl_ms")]
+    pub cache_ttl_ms: u64,
+    /// How often the outbox relay looks for messages nobody woke it for.
+    #[serde(default = "default_outbox_poll_ms")]
+    pub outbox_poll_ms: u64,
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        Self {
+            cache_ttl_ms: default_cache_ttl_ms(),
+            outbox_poll_ms: default_outbox_poll_ms(),
+        }
+    }
+}
+
+fn default_cache_ttl_ms() -> u64 {
+    2_000
+}
+fn default_outbox_poll_ms() -> u64 {
+    500
 }
 
 impl Settings {
@@ -34,6 +69,8 @@ impl Settings {
             kafka,
             auth,
             telemetry: TelemetrySettings::default(),
+            mongodb_uri: None,
+            catalog: CatalogSettings::default(),
         }
     }
 }

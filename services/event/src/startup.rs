@@ -1,13 +1,19 @@
-//! Builds the event service: database, broker, HTTP server.
+//! Builds the event service: store, broker, outbox relay, HTTP server.
 
+use crate::cache::HotCache;
 use crate::configuration::Settings;
+use crate::routes::AppState;
+use crate::store::{Catalog, CatalogStore, MongoCatalog, PgCatalog};
 use crate::SERVICE;
 use actix_web::{web, App, HttpServer};
 use common_types::topics;
 use kafka_bus::Producer;
+use secrecy::ExposeSecret;
 use service_http::{Health, HttpMetrics, JwtVerifier};
-use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -19,14 +25,30 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     producer: Producer,
-    pool: PgPool,
+    store: Catalog,
+    relay: JoinHandle<()>,
+    relay_stop: CancellationToken,
+}
+
+/// The store configuration picks: MongoDB when `MONGODB_URI` is set, else
+/// PostgreSQL (created and migrated when missing).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Catalog> {
+    match &settings.mongodb_uri {
+        Some(uri) if !uri.expose_secret().trim().is_empty() => Ok(Catalog::Mongo(
+            MongoCatalog::connect(uri.expose_secret(), None).await?,
+        )),
+        _ => Ok(Catalog::Postgres(PgCatalog::new(
+            database::prepare(&settings.database, &MIGRATOR).await?,
+        ))),
+    }
 }
 
 impl Application {
     /// Bind, connect and migrate; the server runs once `run_until_stopped` is awaited.
     /// Cancelling `shutdown` stops it gracefully.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let pool = database::prepare(&settings.database, &MIGRATOR).await?;
+        let store = open_store(&settings).await?;
+        tracing::info!(store = store.engine(), "catalogue store ready");
         kafka_bus::ensure_topics(&settings.kafka, PRODUCES).await?;
         let producer = Producer::new(&settings.kafka)?;
         producer.warm_up(PRODUCES).await?;
@@ -35,11 +57,11 @@ impl Application {
         let verifier = web::Data::new(JwtVerifier::remote(&settings.auth));
         let health = web::Data::new(
             Health::new(SERVICE)
-                .check("database", {
-                    let pool = pool.clone();
+                .check(store.engine(), {
+                    let store = store.clone();
                     move || {
-                        let pool = pool.clone();
-                        async move { database::ping(&pool).await }
+                        let store = store.clone();
+                        async move { store.ping().await }
                     }
                 })
                 .check("broker", {
@@ -51,11 +73,25 @@ impl Application {
                 }),
         );
 
+        let wake = Arc::new(Notify::new());
+        // The relay outlives the HTTP server by one final pass (see run_until_stopped).
+        let relay_stop = CancellationToken::new();
+        let relay = tokio::spawn(crate::outbox::run(
+            store.clone(),
+            producer.clone(),
+            wake.clone(),
+            Duration::from_millis(settings.catalog.outbox_poll_ms.max(10)),
+            relay_stop.clone(),
+        ));
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            cache: HotCache::new(Duration::from_millis(settings.catalog.cache_ttl_ms)),
+            wake,
+        });
+
         let listener = service_http::bind(&settings.http)?;
         let port = listener.local_addr()?.port();
         let body_limit = settings.http.body_limit;
-        let pool_data = web::Data::new(pool.clone());
-        let producer_data = web::Data::new(producer.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(service_http::json_config(body_limit))
@@ -64,8 +100,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(health.clone())
                 .app_data(verifier.clone())
-                .app_data(pool_data.clone())
-                .app_data(producer_data.clone())
+                .app_data(state.clone())
                 .wrap(actix_web::middleware::from_fn(service_http::metrics::track))
                 .wrap(service_http::tracing_logger())
                 .wrap(actix_web::middleware::from_fn(
@@ -86,7 +121,9 @@ impl Application {
             port,
             server,
             producer,
-            pool,
+            store,
+            relay,
+            relay_stop,
         })
     }
 
@@ -94,11 +131,19 @@ impl Application {
         self.port
     }
 
-    /// Serve until shutdown; in-flight requests finish, then the producer is flushed.
+    /// Serve until shutdown; in-flight requests finish, the relay makes a last
+    /// pass, then the producer is flushed.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await?;
+        let served = self.server.await;
+        self.relay_stop.cancel();
+        if let Err(e) = self.relay.await {
+            tracing::warn!(error = %e, "outbox relay ended abnormally");
+        }
         self.producer.flush(Duration::from_secs(10));
-        self.pool.close().await;
+        if let Catalog::Postgres(pg) = &self.store {
+            pg.pool().close().await;
+        }
+        served?;
         Ok(())
     }
 }
