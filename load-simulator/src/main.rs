@@ -1,25 +1,30 @@
-//! `load-simulator`: flash-sale load against the gateway (see the load-simulator issue).
+//! `load-simulator`: see docs/load-simulator.md.
 
-use clap::Parser;
+use clap::Parser as _;
+use load_simulator::cli::{Cli, Command};
+use load_simulator::scenario::{all_ok, flash_sale, multi_event};
+use std::process::ExitCode;
 
-#[derive(Parser)]
-#[command(
-    name = "load-simulator",
-    about = "Flash-sale load simulations against the Evently gateway"
-)]
-struct Cli {
-    /// Gateway base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    gateway: String,
-}
+/// Exit code when a run finished but its invariant check failed.
+const INVARIANTS_FAILED: u8 = 2;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let health: serde_json::Value = reqwest::get(format!("{}/health", cli.gateway))
-        .await?
-        .json()
-        .await?;
-    println!("{}", serde_json::to_string_pretty(&health)?);
-    Ok(())
+    let result = match &cli.command {
+        Command::FlashSale(args) => flash_sale::run(args).await.map(|s| all_ok(&[s])),
+        Command::MultiEvent(args) => multi_event::run(args).await.map(|s| all_ok(&s)),
+        Command::BrokerRoundtrip(args) => load_simulator::broker::run(args).await.map(|_| true),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("invariant check FAILED");
+            ExitCode::from(INVARIANTS_FAILED)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
