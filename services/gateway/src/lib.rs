@@ -2,10 +2,13 @@
 //! to the owning service and answers `GET /health` for the whole platform.
 
 pub mod admin_queues;
+pub mod balancer;
 pub mod configuration;
+pub mod cors;
 pub mod live;
 pub mod monitor;
 pub mod proxy;
+pub mod ratelimit;
 pub mod routing;
 pub mod startup;
 

@@ -56,9 +56,79 @@ pub fn route(path: &str) -> Option<Upstream> {
     }
 }
 
+/// Requests the gateway forwards without an access token. Everything else
+/// needs a valid one (401 at the gateway otherwise); services check again.
+/// Logout is public because its authority is the refresh token in the body,
+/// and a client whose access token has just expired must still be able to
+/// end its session.
+pub fn is_public(method: &actix_web::http::Method, path: &str) -> bool {
+    use actix_web::http::Method;
+    let path = path.split('?').next().unwrap_or(path);
+    let read = *method == Method::GET || *method == Method::HEAD;
+    if *method == Method::POST {
+        return matches!(
+            path,
+            "/api/v1/auth/register"
+                | "/api/v1/auth/login"
+                | "/api/v1/auth/refresh"
+                | "/api/v1/auth/logout"
+        );
+    }
+    if !read {
+        return false;
+    }
+    if path == "/.well-known/jwks.json" {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix("/api/v1/events") else {
+        return false;
+    };
+    if !(rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')) {
+        return false;
+    }
+    let rest = rest.trim_end_matches('/');
+    let parts: Vec<&str> = rest.split('/').skip(1).collect();
+    // Browsing: the list, one event, its seat map and availability, its live feed.
+    matches!(
+        parts.as_slice(),
+        [] | [_] | [_, "venue-layout"] | [_, "seats", "available"] | [_, "live"]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::Method;
+
+    #[test]
+    fn browsing_and_signing_in_are_public_everything_else_needs_a_token() {
+        for (method, path) in [
+            (Method::POST, "/api/v1/auth/login"),
+            (Method::POST, "/api/v1/auth/register"),
+            (Method::POST, "/api/v1/auth/refresh"),
+            (Method::GET, "/.well-known/jwks.json"),
+            (Method::GET, "/api/v1/events"),
+            (Method::GET, "/api/v1/events?q=jazz"),
+            (Method::GET, "/api/v1/events/123"),
+            (Method::GET, "/api/v1/events/123/venue-layout"),
+            (Method::GET, "/api/v1/events/123/seats/available"),
+        ] {
+            assert!(is_public(&method, path), "{method} {path}");
+        }
+        for (method, path) in [
+            (Method::GET, "/api/v1/auth/me"),
+            (Method::POST, "/api/v1/events"),
+            (Method::POST, "/api/v1/events/123/publish"),
+            (Method::GET, "/api/v1/events/123/sales"),
+            (Method::POST, "/api/v1/venues"),
+            (Method::POST, "/api/v1/seats/hold"),
+            (Method::GET, "/api/v1/bookings/me"),
+            (Method::PATCH, "/api/v1/admin/users/1/role"),
+            (Method::GET, "/api/v1/eventsx"),
+        ] {
+            assert!(!is_public(&method, path), "{method} {path}");
+        }
+    }
 
     #[test]
     fn paths_go_to_their_owner() {

@@ -1,7 +1,10 @@
 //! Builds the gateway.
 
+use crate::balancer::Balancer;
 use crate::configuration::Settings;
-use crate::proxy::{forward, Balancer, ProxyState};
+use crate::cors::Cors;
+use crate::proxy::{forward, ProxyMetrics, ProxyState};
+use crate::ratelimit::RateLimits;
 use crate::routing::Upstream;
 use crate::SERVICE;
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -19,14 +22,19 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.upstream_timeout_ms))
-            .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .build()?;
-        let balancer = Arc::new(Balancer::new(&settings.upstreams));
-        let state = web::Data::new(ProxyState { client, balancer });
+        settings.validate()?;
+        let balancer = Arc::new(
+            Balancer::new(&settings.upstreams, &settings.balancing)
+                .map_err(|m| anyhow::anyhow!("upstreams: {m}"))?,
+        );
+        balancer.resolve_all().await;
+        balancer.spawn_resolver(shutdown.child_token());
+        let limits = RateLimits::new(&settings.rate_limits);
+        limits.spawn_cleanup(shutdown.child_token());
         let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
+        let proxy_metrics = ProxyMetrics::register(metrics.registry())?;
+        let state = web::Data::new(ProxyState::new(&settings, balancer, limits, proxy_metrics)?);
+        let cors = web::Data::new(Cors::new(&settings.cors));
 
         let showcase = crate::monitor::Showcase::start(&settings, shutdown.child_token());
         let listener = service_http::bind(&settings.http)?;
@@ -35,13 +43,15 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(metrics.clone())
-                .app_data(web::PayloadConfig::new(settings_body_limit()))
+                .app_data(cors.clone())
                 .wrap(actix_web::middleware::from_fn(service_http::metrics::track))
                 .wrap(service_http::tracing_logger())
                 .wrap(actix_web::middleware::from_fn(
                     service_http::request_id::middleware,
                 ))
+                .wrap(actix_web::middleware::from_fn(crate::cors::middleware))
                 .route("/health", web::get().to(platform_health))
+                .route("/api/v1/openapi.json", web::get().to(openapi))
                 .route("/metrics", web::get().to(metrics_endpoint))
                 .configure(|cfg| showcase.configure(cfg))
                 .default_service(web::to(forward))
@@ -67,8 +77,14 @@ impl Application {
     }
 }
 
-fn settings_body_limit() -> usize {
-    8 * 1024 * 1024
+/// The public API contract, as a static OpenAPI 3.1 document.
+const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("cache-control", "public, max-age=300"))
+        .body(OPENAPI)
 }
 
 async fn metrics_endpoint(metrics: web::Data<HttpMetrics>) -> HttpResponse {
@@ -89,10 +105,11 @@ async fn platform_health(state: web::Data<ProxyState>) -> HttpResponse {
     let checks = upstreams.iter().map(|upstream| {
         let state = state.clone();
         async move {
-            let instances = state.balancer.instances(*upstream).to_vec();
+            let instances = state.balancer.instances(*upstream);
             let reports = futures::future::join_all(instances.iter().map(|base| {
                 let client = state.client.clone();
                 let url = format!("{base}/health");
+                let ejected = state.balancer.is_ejected(base);
                 async move {
                     let report = client
                         .get(&url)
@@ -106,7 +123,7 @@ async fn platform_health(state: web::Data<ProxyState>) -> HttpResponse {
                         None => None,
                     };
                     let status = report.as_ref().map(|r| r.status.clone()).unwrap_or_else(|| "down".into());
-                    serde_json::json!({"url": base, "status": status, "checks": report.map(|r| r.checks)})
+                    serde_json::json!({"url": base, "status": status, "ejected": ejected, "checks": report.map(|r| r.checks)})
                 }
             }))
             .await;
