@@ -47,6 +47,73 @@ impl Mail {
     }
 }
 
+impl Mail {
+    /// Every body part decoded (quoted-printable and base64 undone), one
+    /// after the other: what a reader of the mail sees, for assertions.
+    pub fn decoded(&self) -> String {
+        let mut out = String::new();
+        let mut encoding = String::new();
+        let mut in_headers = true;
+        let mut part: Vec<&str> = Vec::new();
+        let flush = |encoding: &str, part: &mut Vec<&str>, out: &mut String| {
+            match encoding {
+                "base64" => {
+                    use base64::Engine;
+                    let joined: String = part.concat();
+                    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(joined) {
+                        out.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+                "quoted-printable" => out.push_str(&decode_quoted_printable(&part.join("\r\n"))),
+                _ => out.push_str(&part.join("\r\n")),
+            }
+            out.push('\n');
+            part.clear();
+        };
+        for line in self.data.split("\r\n") {
+            if line.starts_with("--") && line.len() > 2 && !line.contains(' ') {
+                flush(&encoding, &mut part, &mut out);
+                encoding.clear();
+                in_headers = true;
+                continue;
+            }
+            if in_headers {
+                if line.is_empty() {
+                    in_headers = false;
+                } else if let Some((key, value)) = line.split_once(':') {
+                    if key.eq_ignore_ascii_case("content-transfer-encoding") {
+                        encoding = value.trim().to_ascii_lowercase();
+                    }
+                }
+                continue;
+            }
+            part.push(line);
+        }
+        flush(&encoding, &mut part, &mut out);
+        out
+    }
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let text = text.replace("=\r\n", "");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(byte) = u8::from_str_radix(hex, 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[derive(Default)]
 struct State {
     mails: Vec<Mail>,
@@ -360,5 +427,20 @@ mod tests {
         assert_eq!(mails[0].header("subject").as_deref(), Some("hi"));
         assert!(mails[0].data.contains("\r\n.dotted\r\n"));
         assert_eq!(catcher.rejected(), 1);
+    }
+
+    #[test]
+    fn bodies_are_decoded_for_assertions() {
+        let mail = Mail {
+            from: "a@x".into(),
+            to: vec!["b@x".into()],
+            data: "Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\n\
+                   Content-Transfer-Encoding: quoted-printable\r\n\r\nHello =E2=80=94 A=\r\nda\r\n\
+                   --b1\r\nContent-Transfer-Encoding: base64\r\n\r\nPGI+aGk8L2I+\r\n--b1--\r\n"
+                .into(),
+        };
+        let text = mail.decoded();
+        assert!(text.contains("Hello \u{2014} Ada"), "{text}");
+        assert!(text.contains("<b>hi</b>"), "{text}");
     }
 }

@@ -96,10 +96,10 @@ pub fn smtp_host_port(url: &str) -> anyhow::Result<(String, u16)> {
     }
 }
 
-/// 8-bit bodies stay readable in a mail catcher; lettre falls back to
-/// quoted-printable or base64 when a line is too long for 8-bit.
+/// Quoted-printable keeps the text readable in a mail catcher's files
+/// (lettre would pick base64 for any non-ASCII character).
 fn readable_body(text: &str) -> Body {
-    Body::new_with_encoding(text.to_string(), ContentTransferEncoding::EightBit)
+    Body::new_with_encoding(text.to_string(), ContentTransferEncoding::QuotedPrintable)
         .unwrap_or_else(Body::new)
 }
 
