@@ -31,8 +31,14 @@ fn venue(organizer: UserId, name: &str, city: &str) -> Venue {
                     "Stalls".into(),
                     SectionPlan::Reserved {
                         rows: vec![
-                            RowPlan { label: "A".into(), seats: 10 },
-                            RowPlan { label: "B".into(), seats: 12 },
+                            RowPlan {
+                                label: "A".into(),
+                                seats: 10,
+                            },
+                            RowPlan {
+                                label: "B".into(),
+                                seats: 12,
+                            },
                         ],
                     },
                 ),
@@ -56,7 +62,10 @@ fn draft(venue: &Venue, title: &str, description: &str, category: &str, days: i6
             prices: venue
                 .sections
                 .iter()
-                .map(|s| PriceRequest { section_id: s.id, price: 4_500 })
+                .map(|s| PriceRequest {
+                    section_id: s.id,
+                    price: 4_500,
+                })
                 .collect(),
             max_tickets_per_user: Some(6),
             sales_start: None,
@@ -103,7 +112,10 @@ pub async fn venues_round_trip_with_versions<S: CatalogStore>(store: &S) {
         store.insert_venue(&v).await.unwrap();
         created.push(v);
     }
-    store.insert_venue(&venue(UserId::new(), "Elsewhere", "Rome")).await.unwrap();
+    store
+        .insert_venue(&venue(UserId::new(), "Elsewhere", "Rome"))
+        .await
+        .unwrap();
 
     let read = store.venue(created[0].id).await.unwrap().unwrap();
     assert_eq!(read, created[0], "a venue reads back as written");
@@ -123,19 +135,51 @@ pub async fn venues_round_trip_with_versions<S: CatalogStore>(store: &S) {
         matches!(store.update_venue(&edited).await, Err(StoreError::Conflict)),
         "writing the same version twice is a conflict"
     );
-    assert_eq!(store.venue(edited.id).await.unwrap().unwrap().name, "Renamed");
+    assert_eq!(
+        store.venue(edited.id).await.unwrap().unwrap().name,
+        "Renamed"
+    );
 
-    let (page1, total) = store.venues(Some(organizer), PageRequest { page: 1, per_page: 2 }).await.unwrap();
+    let (page1, total) = store
+        .venues(
+            Some(organizer),
+            PageRequest {
+                page: 1,
+                per_page: 2,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(total, 3, "only this organizer's venues count");
     assert_eq!(page1.len(), 2);
-    let (page2, _) = store.venues(Some(organizer), PageRequest { page: 2, per_page: 2 }).await.unwrap();
+    let (page2, _) = store
+        .venues(
+            Some(organizer),
+            PageRequest {
+                page: 2,
+                per_page: 2,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(page2.len(), 1);
     assert_eq!(page1[0].id, created[2].id, "newest first");
-    let (_, everyone) = store.venues(None, PageRequest { page: 1, per_page: 10 }).await.unwrap();
+    let (_, everyone) = store
+        .venues(
+            None,
+            PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+        )
+        .await
+        .unwrap();
     assert!(everyone >= 4);
 }
 
-pub async fn events_use_optimistic_concurrency_and_write_the_outbox_atomically<S: CatalogStore>(store: &S) {
+pub async fn events_use_optimistic_concurrency_and_write_the_outbox_atomically<S: CatalogStore>(
+    store: &S,
+) {
     let v = venue(UserId::new(), "Arena", "Berlin");
     store.insert_venue(&v).await.unwrap();
     let e = draft(&v, "Concert", "Loud", "music", 10);
@@ -157,8 +201,14 @@ pub async fn events_use_optimistic_concurrency_and_write_the_outbox_atomically<S
         Err(StoreError::Conflict)
     ));
     let pending_after = store.pending_outbox(1000).await.unwrap();
-    assert_eq!(pending_before, pending_after, "a failed write queues nothing");
-    assert_eq!(store.event(e.id).await.unwrap().unwrap().status, EventStatus::Published);
+    assert_eq!(
+        pending_before, pending_after,
+        "a failed write queues nothing"
+    );
+    assert_eq!(
+        store.event(e.id).await.unwrap().unwrap().status,
+        EventStatus::Published
+    );
 }
 
 pub async fn outbox_keeps_order_and_forgets_only_what_was_sent<S: CatalogStore>(store: &S) {
@@ -174,8 +224,12 @@ pub async fn outbox_keeps_order_and_forgets_only_what_was_sent<S: CatalogStore>(
             Utc::now(),
         )
         .unwrap();
-    let updated = OutboxMessage::lifecycle(edited.updated_message(changed), Some("req-1".into())).unwrap();
-    store.update_event(&edited, &[updated.clone()]).await.unwrap();
+    let updated =
+        OutboxMessage::lifecycle(edited.updated_message(changed), Some("req-1".into())).unwrap();
+    store
+        .update_event(&edited, &[updated.clone()])
+        .await
+        .unwrap();
 
     let pending: Vec<_> = store
         .pending_outbox(1000)
@@ -185,7 +239,11 @@ pub async fn outbox_keeps_order_and_forgets_only_what_was_sent<S: CatalogStore>(
         .filter(|m| m.key == e.id.to_string())
         .collect();
     let types: Vec<_> = pending.iter().map(|m| m.message_type.as_str()).collect();
-    assert_eq!(types, ["EventPublished", "EventUpdated"], "in the order written");
+    assert_eq!(
+        types,
+        ["EventPublished", "EventUpdated"],
+        "in the order written"
+    );
     assert_eq!(pending[1], updated, "stored byte for byte, id included");
     let envelope: serde_json::Value = serde_json::from_str(&pending[0].payload).unwrap();
     assert_eq!(envelope["id"], pending[0].id.to_string());
@@ -219,7 +277,13 @@ pub async fn search_filters_sorts_and_pages<S: CatalogStore>(store: &S) {
         (&oslo, "Jazz Night", "smooth saxophone quartet", "music", 5),
         (&oslo, "Swan Lake", "classic ballet", "dance", 10),
         (&rome, "Rock Festival", "guitars and drums", "music", 20),
-        (&rome, "Opera Gala", "arias by the orchestra", "classical", 30),
+        (
+            &rome,
+            "Opera Gala",
+            "arias by the orchestra",
+            "classical",
+            30,
+        ),
         (&oslo, "Comedy Hour", "stand-up jokes", "comedy", 40),
     ];
     for (v, title, description, category, days) in specs {
@@ -232,34 +296,72 @@ pub async fn search_filters_sorts_and_pages<S: CatalogStore>(store: &S) {
 
     let (all, total) = store.search_events(&public(1, 100)).await.unwrap();
     assert_eq!(total, 5, "drafts are not public");
-    assert_eq!(titles(&all), ["Jazz Night", "Swan Lake", "Rock Festival", "Opera Gala", "Comedy Hour"]);
-    assert!(all.iter().all(|e| e.layout.is_none()), "lists never carry the seat map");
+    assert_eq!(
+        titles(&all),
+        [
+            "Jazz Night",
+            "Swan Lake",
+            "Rock Festival",
+            "Opera Gala",
+            "Comedy Hour"
+        ]
+    );
+    assert!(
+        all.iter().all(|e| e.layout.is_none()),
+        "lists never carry the seat map"
+    );
 
     let mut s = public(1, 100);
     s.text = Some("saxophone".into());
-    assert_eq!(titles(&store.search_events(&s).await.unwrap().0), ["Jazz Night"], "description text");
+    assert_eq!(
+        titles(&store.search_events(&s).await.unwrap().0),
+        ["Jazz Night"],
+        "description text"
+    );
     s.text = Some("festival".into());
-    assert_eq!(titles(&store.search_events(&s).await.unwrap().0), ["Rock Festival"], "title text");
+    assert_eq!(
+        titles(&store.search_events(&s).await.unwrap().0),
+        ["Rock Festival"],
+        "title text"
+    );
 
     let mut s = public(1, 100);
     s.category = Some("music".into());
-    assert_eq!(titles(&store.search_events(&s).await.unwrap().0), ["Jazz Night", "Rock Festival"]);
+    assert_eq!(
+        titles(&store.search_events(&s).await.unwrap().0),
+        ["Jazz Night", "Rock Festival"]
+    );
     s.city = Some("rome".into());
-    assert_eq!(titles(&store.search_events(&s).await.unwrap().0), ["Rock Festival"]);
+    assert_eq!(
+        titles(&store.search_events(&s).await.unwrap().0),
+        ["Rock Festival"]
+    );
 
     let mut s = public(1, 100);
     s.from = Some(Utc::now() + Duration::days(8));
     s.to = Some(Utc::now() + Duration::days(25));
-    assert_eq!(titles(&store.search_events(&s).await.unwrap().0), ["Swan Lake", "Rock Festival"]);
+    assert_eq!(
+        titles(&store.search_events(&s).await.unwrap().0),
+        ["Swan Lake", "Rock Festival"]
+    );
 
     let mut s = public(1, 100);
     s.sort = Sort::TitleAsc;
     assert_eq!(
         titles(&store.search_events(&s).await.unwrap().0),
-        ["Comedy Hour", "Jazz Night", "Opera Gala", "Rock Festival", "Swan Lake"]
+        [
+            "Comedy Hour",
+            "Jazz Night",
+            "Opera Gala",
+            "Rock Festival",
+            "Swan Lake"
+        ]
     );
     s.sort = Sort::StartsDesc;
-    assert_eq!(titles(&store.search_events(&s).await.unwrap().0)[0], "Comedy Hour");
+    assert_eq!(
+        titles(&store.search_events(&s).await.unwrap().0)[0],
+        "Comedy Hour"
+    );
 
     let (page2, total) = store.search_events(&public(2, 2)).await.unwrap();
     assert_eq!(total, 5);
@@ -271,7 +373,10 @@ pub async fn search_filters_sorts_and_pages<S: CatalogStore>(store: &S) {
         scope: Scope::Organizer(organizer, Some(EventStatus::Draft)),
         ..public(1, 100)
     };
-    assert_eq!(titles(&store.search_events(&mine).await.unwrap().0), ["Secret Jazz Draft"]);
+    assert_eq!(
+        titles(&store.search_events(&mine).await.unwrap().0),
+        ["Secret Jazz Draft"]
+    );
     let other = EventSearch {
         scope: Scope::Organizer(UserId::new(), None),
         ..public(1, 100)
@@ -318,12 +423,17 @@ macro_rules! contract_suite {
 
 async fn postgres_store() -> Option<event::store::PgCatalog> {
     let settings = test_support::fresh_database(event::SERVICE, &event::startup::MIGRATOR).await;
-    let pool = database::prepare(&settings, &event::startup::MIGRATOR).await.unwrap();
+    let pool = database::prepare(&settings, &event::startup::MIGRATOR)
+        .await
+        .unwrap();
     Some(event::store::PgCatalog::new(pool))
 }
 
 async fn mongo_store() -> Option<event::store::MongoCatalog> {
-    let Some(uri) = std::env::var("MONGODB_URI").ok().filter(|u| !u.trim().is_empty()) else {
+    let Some(uri) = std::env::var("MONGODB_URI")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
         // Forced with --include-ignored but nothing to run against: fail
         // loudly rather than report a pass that checked nothing.
         panic!("SKIPPED: MONGODB_URI not set — the MongoDB contract suite cannot run");
@@ -337,5 +447,13 @@ async fn mongo_store() -> Option<event::store::MongoCatalog> {
 }
 
 // `allow(unused)` is a no-op: PostgreSQL always runs.
-contract_suite!(#[allow(unused)] postgres, postgres_store);
-contract_suite!(#[cfg_attr(not(mongodb_available), ignore = "needs MONGODB_URI")] mongodb, mongo_store);
+contract_suite!(
+    #[allow(unused)]
+    postgres,
+    postgres_store
+);
+contract_suite!(
+    #[cfg_attr(not(mongodb_available), ignore = "needs MONGODB_URI")]
+    mongodb,
+    mongo_store
+);

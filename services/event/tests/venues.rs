@@ -20,10 +20,16 @@ async fn reserved_and_general_sections_are_created_with_ids_for_every_seat() {
     assert_eq!(venue["organizer_id"], organizer.id.to_string());
     let stalls = &venue["sections"][0];
     assert_eq!(stalls["kind"], "reserved");
-    assert!(stalls["id"].as_str().unwrap().len() == 36, "sections get uuids");
+    assert!(
+        stalls["id"].as_str().unwrap().len() == 36,
+        "sections get uuids"
+    );
     let seats = stalls["seats"].as_array().unwrap();
     assert_eq!(seats.len(), 18);
-    assert_eq!(seats[0], json!({"id": "A-1", "row": "A", "number": 1, "x": -4.5, "y": 0.0}));
+    assert_eq!(
+        seats[0],
+        json!({"id": "A-1", "row": "A", "number": 1, "x": -4.5, "y": 0.0})
+    );
     assert_eq!(seats[17]["id"], "B-8");
     let floor = &venue["sections"][1];
     assert_eq!(floor["kind"], "general");
@@ -31,7 +37,12 @@ async fn reserved_and_general_sections_are_created_with_ids_for_every_seat() {
     assert!(floor.get("seats").is_none());
 
     // Read back exactly as created; the list shows it without seats.
-    let (status, read) = app.get(&format!("/api/v1/venues/{}", venue["id"].as_str().unwrap()), Some(&organizer)).await;
+    let (status, read) = app
+        .get(
+            &format!("/api/v1/venues/{}", venue["id"].as_str().unwrap()),
+            Some(&organizer),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(read, venue);
     let (status, list) = app.get("/api/v1/venues", Some(&organizer)).await;
@@ -69,12 +80,23 @@ async fn a_20000_seat_venue_is_created_in_one_call_and_read_back_fast() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|s| s["seats"].as_array().unwrap().iter().map(|seat| seat["id"].as_str().unwrap()))
+        .flat_map(|s| {
+            s["seats"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|seat| seat["id"].as_str().unwrap())
+        })
         .collect();
     assert_eq!(ids.len(), 20_000, "every seat has its own id");
 
     let started = Instant::now();
-    let (status, read) = app.get(&format!("/api/v1/venues/{}", venue["id"].as_str().unwrap()), Some(&organizer)).await;
+    let (status, read) = app
+        .get(
+            &format!("/api/v1/venues/{}", venue["id"].as_str().unwrap()),
+            Some(&organizer),
+        )
+        .await;
     let read_in = started.elapsed();
     assert_eq!(status, 200);
     assert_eq!(read, venue);
@@ -88,23 +110,51 @@ async fn bad_layouts_are_refused_naming_the_field_and_nothing_is_written() {
     let organizer = app.caller(Role::Organizer);
     let cases = [
         (json!([]), "sections"),
-        (json!([{"name": "S", "kind": "reserved", "rows": [{"label": "A", "seats": 0}]}]), "sections[0].rows[0].seats"),
-        (json!([{"name": "S", "kind": "reserved", "rows": [{"label": "A", "seats": 10001}]}]), "sections[0].rows[0].seats"),
-        (json!([{"name": "S", "kind": "reserved", "rows": []}]), "sections[0].rows"),
-        (json!([{"name": "Floor", "kind": "general", "capacity": 10}, {"name": "floor", "kind": "general", "capacity": 5}]), "sections[1].name"),
-        (json!([
-            {"name": "Left", "kind": "reserved", "rows": [{"label": "A", "seats": 5}]},
-            {"name": "Right", "kind": "reserved", "rows": [{"label": "A", "seats": 5}]}
-        ]), "sections[1].rows[0].label"),
-        (json!([{"name": "Floor", "kind": "general", "capacity": -3}]), "sections[0].capacity"),
+        (
+            json!([{"name": "S", "kind": "reserved", "rows": [{"label": "A", "seats": 0}]}]),
+            "sections[0].rows[0].seats",
+        ),
+        (
+            json!([{"name": "S", "kind": "reserved", "rows": [{"label": "A", "seats": 10001}]}]),
+            "sections[0].rows[0].seats",
+        ),
+        (
+            json!([{"name": "S", "kind": "reserved", "rows": []}]),
+            "sections[0].rows",
+        ),
+        (
+            json!([{"name": "Floor", "kind": "general", "capacity": 10}, {"name": "floor", "kind": "general", "capacity": 5}]),
+            "sections[1].name",
+        ),
+        (
+            json!([
+                {"name": "Left", "kind": "reserved", "rows": [{"label": "A", "seats": 5}]},
+                {"name": "Right", "kind": "reserved", "rows": [{"label": "A", "seats": 5}]}
+            ]),
+            "sections[1].rows[0].label",
+        ),
+        (
+            json!([{"name": "Floor", "kind": "general", "capacity": -3}]),
+            "sections[0].capacity",
+        ),
     ];
     for (sections, field) in cases {
         let (status, problem) = app
-            .post("/api/v1/venues", &organizer, json!({"name": "Hall", "city": "Oslo", "sections": sections}))
+            .post(
+                "/api/v1/venues",
+                &organizer,
+                json!({"name": "Hall", "city": "Oslo", "sections": sections}),
+            )
             .await;
         assert_eq!(status, 422, "{sections}: {problem}");
-        assert_eq!(problem_type(&problem), "https://evently.dev/problems/validation-failed");
-        assert!(fields(&problem).contains(&field.to_string()), "{field} not named in {problem}");
+        assert_eq!(
+            problem_type(&problem),
+            "https://evently.dev/problems/validation-failed"
+        );
+        assert!(
+            fields(&problem).contains(&field.to_string()),
+            "{field} not named in {problem}"
+        );
     }
     // An unknown kind is refused by the body parser, also as 422 problem+json.
     let (status, problem) = app
@@ -134,5 +184,13 @@ async fn only_organizers_create_venues_and_only_their_owner_reads_them() {
     assert_eq!(app.get("/api/v1/venues", Some(&other)).await.1["total"], 0);
     let admin = app.caller(Role::Admin);
     assert_eq!(app.get(&path, Some(&admin)).await.0, 200);
-    assert_eq!(app.get(&format!("/api/v1/venues/{}", uuid::Uuid::new_v4()), Some(&organizer)).await.0, 404);
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/venues/{}", uuid::Uuid::new_v4()),
+            Some(&organizer)
+        )
+        .await
+        .0,
+        404
+    );
 }

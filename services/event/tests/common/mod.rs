@@ -29,14 +29,18 @@ impl TestApp {
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut event::Settings)) -> Self {
         test_support::init_tracing();
-        let database = test_support::fresh_database(event::SERVICE, &event::startup::MIGRATOR).await;
+        let database =
+            test_support::fresh_database(event::SERVICE, &event::startup::MIGRATOR).await;
         let kafka = test_support::isolated_kafka().await;
         let tokens = TestTokens::start().await;
-        let mut settings = event::Settings::for_tests(database, kafka.clone(), tokens.verify_settings());
+        let mut settings =
+            event::Settings::for_tests(database, kafka.clone(), tokens.verify_settings());
         settings.catalog.outbox_poll_ms = 100;
         tweak(&mut settings);
         let stop = CancellationToken::new();
-        let app = event::Application::build(settings, stop.clone()).await.expect("build the event service");
+        let app = event::Application::build(settings, stop.clone())
+            .await
+            .expect("build the event service");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         Self {
@@ -90,11 +94,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, who: &Caller, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, Some(who), Some(body)).await
+        self.send(reqwest::Method::POST, path, Some(who), Some(body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, who: &Caller, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::PATCH, path, Some(who), Some(body)).await
+        self.send(reqwest::Method::PATCH, path, Some(who), Some(body))
+            .await
     }
 
     /// A small venue: reserved rows A (10 seats) and B (8), and a floor of 100.
@@ -149,7 +155,11 @@ impl Drop for TestApp {
 pub fn fields(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
-        .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
