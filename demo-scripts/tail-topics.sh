@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Print the main topics' messages as they arrive: topic, partition, offset, key,
+# headers (trace context, request id) and the JSON envelope.
+#
+#   demo-scripts/tail-topics.sh                          # all main topics, new messages
+#   demo-scripts/tail-topics.sh booking.create booking.events
+#   demo-scripts/tail-topics.sh --from-beginning event.lifecycle
+#
+# Where it reads from, first match wins:
+#   --compose, or a running docker-compose `kafka` service: kcat in the compose
+#       network (`docker-compose --profile tools run kcat`), Apache Kafka;
+#   KAFKA_BROKERS set and `kcat` installed: kcat against that Apache Kafka;
+#   otherwise the local stack: `make tail TOPIC=...` (an rdkafka-based reader:
+#       Debian's kcat cannot talk to the local tansu broker, see BROKER.md).
+# KAFKA_TOPIC_PREFIX is put in front of every topic name, as the services do.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+FROM=latest
+MODE=auto
+topics=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --from-beginning) FROM=earliest ;;
+    --compose) MODE=compose ;;
+    --local) MODE=local ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -*) die "unknown option $1 (try --help)" ;;
+    *) topics+=("$1") ;;
+  esac
+  shift
+done
+[ ${#topics[@]} -gt 0 ] || topics=(booking.create booking.events event.lifecycle waitlist.events notification.requests notification.dlq)
+prefixed=()
+for t in "${topics[@]}"; do prefixed+=("${KAFKA_TOPIC_PREFIX:-}$t"); done
+
+FORMAT='\n%t [%p] @%o  key=%k  %T\nheaders: %h\n%s\n'
+group="evently-tail-$(hostname)-$$"
+
+compose_kafka_running() {
+  command -v docker-compose >/dev/null 2>&1 && [ -f "$DEMO_ROOT/docker-compose.yml" ] \
+    && [ -n "$(cd "$DEMO_ROOT" && docker-compose ps -q kafka 2>/dev/null)" ]
+}
+
+if [ "$MODE" = auto ]; then
+  if compose_kafka_running; then MODE=compose
+  elif [ -n "${KAFKA_BROKERS:-}" ] && command -v kcat >/dev/null 2>&1; then MODE=kcat
+  else MODE=local; fi
+fi
+
+case $MODE in
+  compose)
+    say "tailing ${prefixed[*]} on docker-compose's Kafka (kcat, from $FROM)"
+    cd "$DEMO_ROOT"
+    exec docker-compose --profile tools run --rm -T kcat \
+      -G "$group" -X "auto.offset.reset=$FROM" -f "$FORMAT" -u "${prefixed[@]}"
+    ;;
+  kcat)
+    say "tailing ${prefixed[*]} on $KAFKA_BROKERS (kcat, from $FROM)"
+    exec kcat -b "$KAFKA_BROKERS" -G "$group" -X "auto.offset.reset=$FROM" -f "$FORMAT" -u "${prefixed[@]}"
+    ;;
+  local)
+    if ! { [ -f "$DEMO_ROOT/Makefile" ] && grep -q '^tail:' "$DEMO_ROOT/Makefile"; }; then
+      die "the local stack has no 'make tail' yet; with docker-compose use --compose"
+    fi
+    [ "$FROM" = earliest ] && warn "--from-beginning: 'make tail' decides where it starts on the local stack"
+    say "tailing ${prefixed[*]} on the local broker (make tail); Ctrl-C stops"
+    pids=()
+    trap 'kill "${pids[@]}" 2>/dev/null; exit 0' INT TERM
+    for t in "${topics[@]}"; do
+      # One reader per topic, each line marked with its topic.
+      (make -C "$DEMO_ROOT" --no-print-directory -s tail TOPIC="$t" 2>&1 | sed -u "s/^/[$t] /") &
+      pids+=($!)
+    done
+    wait
+    ;;
+esac
