@@ -717,7 +717,11 @@ fn problem_outcome<T>(status: u16, text: &str) -> Outcome<T> {
     if status == 409 && slug == "sold-out" {
         return Outcome::SoldOut;
     }
-    if status == 409 {
+    if status == 409 && slug == "request-in-progress" {
+        // The same Idempotency-Key is still being decided: ask again shortly.
+        return Outcome::RateLimited(Duration::from_millis(100));
+    }
+    if status == 409 && (slug == "seats-unavailable" || problem.is_none()) {
         let seats = problem
             .as_ref()
             .map(|p| named_seats(&p.extensions))

@@ -175,7 +175,7 @@ async fn hold(fake: web::Data<Fake>, req: HttpRequest, body: web::Json<Value>) -
     let event: Uuid = body["event_id"].as_str().unwrap().parse().unwrap();
     let mut state = fake.state.lock().unwrap();
     state.hold_count += 1;
-    let poll = state.hold_count % 5 == 0;
+    let poll = state.hold_count.is_multiple_of(5);
     let inv = state.inventory.get_mut(&event).unwrap();
     let (section, _, _, _) = available(inv);
     let (seats, quantity) = if let Some(ids) = body["seat_ids"].as_array() {
