@@ -53,6 +53,8 @@ fn default_outbox_poll_ms() -> u64 {
 }
 
 impl Settings {
+    // SettingsError is the shared crate's; boxing it here would only move the size.
+    #[allow(clippy::result_large_err)]
     pub fn load() -> Result<Self, SettingsError> {
         settings::load(crate::SERVICE, &[("http.port", "8082")])
     }

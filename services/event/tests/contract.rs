@@ -227,7 +227,7 @@ pub async fn outbox_keeps_order_and_forgets_only_what_was_sent<S: CatalogStore>(
     let updated =
         OutboxMessage::lifecycle(edited.updated_message(changed), Some("req-1".into())).unwrap();
     store
-        .update_event(&edited, &[updated.clone()])
+        .update_event(&edited, std::slice::from_ref(&updated))
         .await
         .unwrap();
 

@@ -215,7 +215,7 @@ async fn messages_left_in_the_outbox_by_a_crash_are_sent_on_start() {
     let (published, snapshot) = draft.published(&venue, Utc::now()).unwrap();
     let message = OutboxMessage::lifecycle(LifecycleEvent::EventPublished(snapshot), None).unwrap();
     store
-        .update_event(&published, &[message.clone()])
+        .update_event(&published, std::slice::from_ref(&message))
         .await
         .unwrap();
     assert_eq!(

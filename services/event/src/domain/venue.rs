@@ -440,6 +440,7 @@ impl From<&Venue> for VenueSummary {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
