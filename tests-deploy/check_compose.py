@@ -139,6 +139,14 @@ def main():
           "event-service: MONGODB_URI should point at the mongo service")
     check(env_of(services.get("notification-service", {})).get("SMTP_URL") == "smtp://mailpit:1025",
           "notification-service: SMTP_URL should be smtp://mailpit:1025")
+    booking_env = env_of(services.get("booking-service", {}))
+    notification_env = env_of(services.get("notification-service", {}))
+    check(booking_env.get("BOOKING__INTERNAL_TOKEN")
+          and booking_env.get("BOOKING__INTERNAL_TOKEN") == notification_env.get("NOTIFICATION__INTERNAL_TOKEN"),
+          "booking and notification must share the internal service token")
+    for name in ("waitlist", "notification"):
+        check(env_of(services.get(f"{name}-service", {})).get(f"{name.upper()}__BOOKING_URL") == "http://booking-service:8083",
+              f"{name}-service: {name.upper()}__BOOKING_URL should be http://booking-service:8083")
     gw_env = env_of(services.get(GATEWAY[0], {}))
     for name, port in SCALABLE.items():
         key = f"GATEWAY__UPSTREAMS__{name.split('-')[0].upper()}"

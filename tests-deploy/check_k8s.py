@@ -175,6 +175,17 @@ def main():
             check(cm.get(f"GATEWAY__UPSTREAMS__{prefix}") == f"http://{name}:{port}",
                   f"evently-config: GATEWAY__UPSTREAMS__{prefix} should be http://{name}:{port}")
 
+    for name in ("waitlist", "notification"):
+        check(cm.get(f"{name.upper()}__BOOKING_URL") == "http://booking-service:8083",
+              f"evently-config: {name.upper()}__BOOKING_URL should be http://booking-service:8083")
+    for name in ("booking-service", "notification-service"):
+        envs = {e["name"]: e for c in workloads.get(name, {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+                for e in c.get("env", [])}
+        key = f"{name.split('-')[0].upper()}__INTERNAL_TOKEN"
+        ref = ((envs.get(key) or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+        check(ref.get("name") == "evently-secrets" and ref.get("key") == "INTERNAL_TOKEN",
+              f"{name}: {key} should come from evently-secrets/INTERNAL_TOKEN")
+
     for message in failures:
         print(f"FAIL {message}")
     if not failures:
