@@ -147,15 +147,9 @@ CREATE TABLE partition_offsets (
 CREATE TABLE command_results (
     request_id UUID PRIMARY KEY,
     event_id   UUID NOT NULL,
+    -- Who sent the command: only they (or an admin) may poll it.
+    user_id    UUID,
     outcome    JSONB NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-
--- Requests sent to booking.create and who sent them (owner check on polling).
-CREATE TABLE requests (
-    request_id UUID PRIMARY KEY,
-    user_id    UUID NOT NULL,
-    kind       TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

@@ -1,3 +1,4 @@
+use secrecy::SecretString;
 use serde::Deserialize;
 use settings::{
     DatabaseSettings, HttpSettings, KafkaSettings, SettingsError, TelemetrySettings,
@@ -15,11 +16,78 @@ pub struct Settings {
     pub auth: TokenVerifySettings,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    #[serde(default)]
+    pub booking: BookingSettings,
+    /// Callers of `/internal/...` send this as `X-Service-Token`.
+    #[serde(default = "default_internal_token")]
+    pub internal_token: SecretString,
+}
+
+/// How the booking core behaves (`BOOKING__BOOKING__<KEY>` in the environment).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingSettings {
+    /// Lifetime of a hold.
+    pub hold_ttl_secs: u32,
+    /// How long an HTTP request waits for its command's outcome before 202.
+    pub reply_timeout_ms: u64,
+    /// How long payment authorization may take before 504.
+    pub payment_timeout_ms: u64,
+    /// Delay of the simulated provider's slow test card (4000000000000077).
+    pub slow_card_delay_ms: u64,
+    /// Run the processor (consumer of `booking.create`) in this instance.
+    pub processor: bool,
+    /// Most commands decided and written per transaction.
+    pub max_batch: usize,
+    /// How often the expiry timer looks for due holds.
+    pub expiry_tick_ms: u64,
+    /// How often refunds and voids that are due are sent to the provider.
+    pub refund_sweep_ms: u64,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        Self {
+            hold_ttl_secs: 600,
+            reply_timeout_ms: 3000,
+            payment_timeout_ms: 5000,
+            slow_card_delay_ms: 3000,
+            processor: true,
+            max_batch: 1000,
+            expiry_tick_ms: 500,
+            refund_sweep_ms: 2000,
+        }
+    }
+}
+
+fn default_internal_token() -> SecretString {
+    SecretString::from("dev-internal-token")
 }
 
 impl Settings {
     pub fn load() -> Result<Self, SettingsError> {
-        settings::load(crate::SERVICE, &[("http.port", "8083")])
+        let settings: Self = settings::load(crate::SERVICE, &[("http.port", "8083")])?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let b = &self.booking;
+        if b.hold_ttl_secs == 0 {
+            return Err(SettingsError::invalid(
+                crate::SERVICE,
+                "booking.hold_ttl_secs",
+                "must be at least 1",
+            ));
+        }
+        if b.max_batch == 0 {
+            return Err(SettingsError::invalid(
+                crate::SERVICE,
+                "booking.max_batch",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
     }
 
     /// Settings for a test: port 0, the given database and broker.
@@ -34,6 +102,8 @@ impl Settings {
             kafka,
             auth,
             telemetry: TelemetrySettings::default(),
+            booking: BookingSettings::default(),
+            internal_token: default_internal_token(),
         }
     }
 }

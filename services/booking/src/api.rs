@@ -1,0 +1,323 @@
+//! What every booking handler shares: the state, producing a command and
+//! waiting for its outcome, turning outcomes into answers, and running a
+//! POST under its `Idempotency-Key`.
+
+use crate::configuration::BookingSettings;
+use crate::error::{Error, Result};
+use crate::payment::PaymentProvider;
+use crate::replies::Replies;
+use crate::store::idempotency::{self, Answer, Begin};
+use crate::store::queries;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use common_types::messages::booking::{BookingCommand, BookingOutcome};
+use common_types::{topics, Envelope, RequestId, UserId};
+use kafka_bus::Producer;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct AppState {
+    pub pool: PgPool,
+    pub producer: Producer,
+    pub replies: Replies,
+    pub payments: Arc<dyn PaymentProvider>,
+    pub settings: BookingSettings,
+    pub internal_token: SecretString,
+}
+
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+
+impl AppState {
+    /// Produce `command` and wait (briefly) for its outcome. `None`: not
+    /// decided within the wait; the caller answers 202 and the client polls.
+    #[tracing::instrument(skip(self, command), fields(request_id = %request_id, command = %command_type(&command)))]
+    pub async fn dispatch(
+        &self,
+        request_id: RequestId,
+        command: BookingCommand,
+    ) -> Result<Option<BookingOutcome>> {
+        let key = command.event_id().to_string();
+        let receiver = self.replies.register(request_id);
+        let envelope = Envelope::with_id(request_id.0, command);
+        let http_id = service_http::current_request_id();
+        if let Err(e) = self
+            .producer
+            .publish(topics::BOOKING_CREATE, &key, &envelope, http_id.as_deref())
+            .await
+        {
+            self.replies.forget(request_id);
+            tracing::error!(error = %e, "producing a booking command failed");
+            return Err(Error::Unavailable(
+                "the booking queue is not reachable; nothing was changed, try again".into(),
+            ));
+        }
+        let wait = Duration::from_millis(self.settings.reply_timeout_ms);
+        match tokio::time::timeout(wait, receiver).await {
+            Ok(Ok(outcome)) => Ok(Some(outcome)),
+            _ => {
+                self.replies.forget(request_id);
+                // The reply may have raced the timeout: the database knows.
+                Ok(queries::command_result(&self.pool, request_id)
+                    .await?
+                    .and_then(|(_, v)| serde_json::from_value(v).ok()))
+            }
+        }
+    }
+}
+
+fn command_type(command: &BookingCommand) -> &'static str {
+    use common_types::MessageType;
+    command.message_type()
+}
+
+pub fn render(answer: &Answer) -> HttpResponse {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    if status.is_client_error() || status.is_server_error() {
+        response.content_type(service_http::problem::CONTENT_TYPE);
+    }
+    response.json(&answer.body)
+}
+
+pub fn ok(status: StatusCode, body: Value) -> Answer {
+    Answer {
+        status: status.as_u16(),
+        body,
+    }
+}
+
+/// 202: decided later; poll the status URL.
+pub fn pending(request_id: RequestId) -> Answer {
+    ok(
+        StatusCode::ACCEPTED,
+        json!({
+            "request_id": request_id,
+            "status": "pending",
+            "status_url": format!("/api/v1/bookings/requests/{request_id}"),
+        }),
+    )
+}
+
+pub fn hold_body(outcome: &BookingOutcome) -> Value {
+    match outcome {
+        BookingOutcome::HoldPlaced {
+            hold_id,
+            event_id,
+            user_id,
+            seats,
+            section_id,
+            quantity,
+            total_price,
+            currency,
+            expires_at,
+            waitlist_entry_id,
+            ..
+        } => json!({
+            "hold_id": hold_id,
+            "event_id": event_id,
+            "user_id": user_id,
+            "seats": seats,
+            "section_id": section_id,
+            "quantity": quantity,
+            "total_price": total_price,
+            "currency": currency,
+            "expires_at": expires_at,
+            "status": "active",
+            "waitlist_entry_id": waitlist_entry_id,
+        }),
+        other => json!(other),
+    }
+}
+
+pub fn booking_body(outcome: &BookingOutcome) -> Value {
+    match outcome {
+        BookingOutcome::BookingConfirmed {
+            booking_id,
+            reference,
+            hold_id,
+            event_id,
+            user_id,
+            seats,
+            section_id,
+            quantity,
+            total_price,
+            currency,
+            ..
+        } => json!({
+            "id": booking_id,
+            "reference": reference,
+            "hold_id": hold_id,
+            "event_id": event_id,
+            "user_id": user_id,
+            "seats": seats,
+            "section_id": section_id,
+            "quantity": quantity,
+            "total_price": total_price,
+            "currency": currency,
+            "status": "confirmed",
+        }),
+        other => json!(other),
+    }
+}
+
+/// The refusal in an outcome, if it is one.
+pub fn refusal(outcome: &BookingOutcome) -> Option<Error> {
+    match outcome {
+        BookingOutcome::HoldRejected {
+            reason,
+            detail,
+            unavailable_seats,
+            ..
+        } => Some(Error::Rejected {
+            reason: *reason,
+            detail: detail.clone(),
+            unavailable: unavailable_seats.clone(),
+        }),
+        BookingOutcome::BookingRejected { reason, detail, .. }
+        | BookingOutcome::CommandFailed { reason, detail, .. } => {
+            Some(Error::rejected(*reason, detail.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// The answer a decided command gets (the POST's, or the poll's).
+pub fn answer_for(outcome: &BookingOutcome) -> Answer {
+    if let Some(problem) = refusal(outcome).and_then(|e| e.problem()) {
+        return problem_answer(problem);
+    }
+    match outcome {
+        BookingOutcome::HoldPlaced { .. } => ok(StatusCode::CREATED, hold_body(outcome)),
+        BookingOutcome::BookingConfirmed { .. } => ok(StatusCode::CREATED, booking_body(outcome)),
+        BookingOutcome::HoldReleased { hold_id, .. } => ok(
+            StatusCode::OK,
+            json!({"hold_id": hold_id, "status": "released"}),
+        ),
+        BookingOutcome::BookingCancelled {
+            booking_id,
+            reference,
+            event_id,
+            refund_amount,
+            currency,
+            ..
+        } => ok(
+            StatusCode::OK,
+            json!({
+                "id": booking_id,
+                "reference": reference,
+                "event_id": event_id,
+                "status": "cancelled",
+                "refund": {"amount": refund_amount, "currency": currency, "status": "pending"},
+            }),
+        ),
+        other => ok(StatusCode::OK, json!(other)),
+    }
+}
+
+pub fn problem_answer(mut problem: common_types::ProblemDetails) -> Answer {
+    if problem.request_id.is_none() {
+        problem.request_id = service_http::current_request_id();
+    }
+    Answer {
+        status: problem.status,
+        body: serde_json::to_value(&problem).unwrap_or(Value::Null),
+    }
+}
+
+/// The caller's `Idempotency-Key`, if sent (and sane).
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= idempotency::MAX_KEY_LEN)
+        .ok_or_else(|| {
+            Error::field(
+                IDEMPOTENCY_HEADER,
+                "1 to 255 visible ASCII characters, e.g. a UUID",
+            )
+        })?;
+    Ok(Some(key.to_string()))
+}
+
+/// Lets a handler record its command id under the key before producing it.
+pub struct Idem<'a> {
+    pool: &'a PgPool,
+    user: UserId,
+    key: Option<&'a str>,
+}
+
+impl Idem<'_> {
+    pub async fn attach(&self, request_id: RequestId) -> Result<()> {
+        match self.key {
+            Some(key) => idempotency::attach(self.pool, self.user, key, request_id).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Run `work` at most once per (caller, key): repeats get the stored answer.
+pub async fn idempotent<'a, F, Fut>(
+    state: &'a AppState,
+    user: UserId,
+    key: Option<&'a str>,
+    route: &str,
+    request: &Value,
+    work: F,
+) -> Result<HttpResponse>
+where
+    F: FnOnce(Idem<'a>) -> Fut,
+    Fut: Future<Output = Result<Answer>>,
+{
+    let idem = Idem {
+        pool: &state.pool,
+        user,
+        key,
+    };
+    let Some(key) = key else {
+        return match work(idem).await {
+            Ok(answer) => Ok(render(&answer)),
+            Err(e) => Err(e),
+        };
+    };
+    match idempotency::begin(&state.pool, user, key, route, request).await? {
+        Begin::Fresh => {}
+        Begin::Replay(answer) => return Ok(render(&answer)),
+        Begin::InFlight(Some(request_id)) => {
+            return match queries::command_result(&state.pool, request_id).await? {
+                Some((_, outcome)) => match serde_json::from_value::<BookingOutcome>(outcome) {
+                    Ok(outcome) => Ok(render(&answer_for(&outcome))),
+                    Err(_) => Ok(render(&pending(request_id))),
+                },
+                None => Ok(render(&pending(request_id))),
+            };
+        }
+        Begin::InFlight(None) => return Err(Error::RequestInProgress),
+    }
+    let answer = match work(idem).await {
+        Ok(answer) => answer,
+        Err(e) => match e.problem() {
+            Some(problem) => problem_answer(problem),
+            None => {
+                // Forget the key: a retry should run again.
+                let forget = Answer {
+                    status: 500,
+                    body: Value::Null,
+                };
+                if let Err(e2) = idempotency::finish(&state.pool, user, key, &forget).await {
+                    tracing::warn!(error = %e2, "could not release an idempotency key");
+                }
+                return Err(e);
+            }
+        },
+    };
+    idempotency::finish(&state.pool, user, key, &answer).await?;
+    Ok(render(&answer))
+}

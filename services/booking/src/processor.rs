@@ -1,0 +1,505 @@
+//! The booking processor: one consumer group on `booking.create`.
+//!
+//! Per owned partition it keeps the events' inventory in memory and decides
+//! commands strictly in offset order. Each polled batch is written per
+//! partition in ONE transaction together with the next offset, fenced by the
+//! partition's generation; outcomes are published after the commit (through
+//! an outbox row written in the same transaction). On assignment it claims the
+//! partition (bumping the generation), reloads the state from PostgreSQL and
+//! resumes at the stored offset, skipping whatever Kafka redelivers below it.
+//! So each command takes effect exactly once although Kafka delivers at least
+//! once, and an instance that lost a partition cannot write for it any more.
+
+use crate::configuration::BookingSettings;
+use crate::domain::Inventory;
+use crate::store::processor::{self as store, BatchWrite, CommitError, OutboxRow};
+use chrono::Utc;
+use common_types::messages::booking::BookingCommand;
+use common_types::{topics, Envelope, EventId, UserId};
+use futures::FutureExt;
+use kafka_bus::rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use kafka_bus::rdkafka::message::{Message, OwnedMessage};
+use kafka_bus::rdkafka::{ClientContext, Offset, TopicPartitionList};
+use kafka_bus::Producer;
+use settings::KafkaSettings;
+use sqlx::PgPool;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub const GROUP: &str = "booking-processor";
+
+/// Test hook: when set, the processor decides its next batch and then stops
+/// without committing it, as if the process died between the two.
+#[derive(Debug, Clone, Default)]
+pub struct CrashSwitch(Arc<AtomicBool>);
+
+impl CrashSwitch {
+    pub fn arm(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    fn armed(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Counters the tests and `/metrics` read.
+#[derive(Debug, Default)]
+pub struct ProcessorStats {
+    pub commands: AtomicU64,
+    pub batches: AtomicU64,
+    pub owned_partitions: AtomicU64,
+    pub crashed: AtomicBool,
+}
+
+enum Note {
+    Assign(Vec<i32>),
+    Revoke(Vec<i32>),
+}
+
+/// Rebalance callbacks run inside `recv()`; they only note what happened and
+/// the loop acts on it (with async database work) before deciding anything.
+struct Ctx {
+    topic: String,
+    notes: Arc<Mutex<Vec<Note>>>,
+}
+
+impl Ctx {
+    fn partitions(&self, tpl: &TopicPartitionList) -> Vec<i32> {
+        tpl.elements()
+            .iter()
+            .filter(|e| e.topic() == self.topic)
+            .map(|e| e.partition())
+            .collect()
+    }
+    fn push(&self, note: Note) {
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.push(note);
+        }
+    }
+}
+
+impl ClientContext for Ctx {}
+
+impl ConsumerContext for Ctx {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            self.push(Note::Revoke(self.partitions(tpl)));
+        }
+    }
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            self.push(Note::Assign(self.partitions(tpl)));
+        }
+    }
+}
+
+struct Part {
+    generation: i64,
+    next_offset: i64,
+    inventory: Inventory,
+    /// One seek per (re)load when Kafka starts beyond the stored offset.
+    seeked: bool,
+    expiry_sent: HashMap<EventId, Instant>,
+}
+
+pub struct Processor {
+    pool: PgPool,
+    producer: Producer,
+    kafka: KafkaSettings,
+    settings: BookingSettings,
+    topic: String,
+    owner: String,
+    parts: HashMap<i32, Part>,
+    notes: Arc<Mutex<Vec<Note>>>,
+    crash: CrashSwitch,
+    stats: Arc<ProcessorStats>,
+}
+
+enum Flow {
+    Continue,
+    Crashed,
+}
+
+fn actor(command: &BookingCommand) -> Option<UserId> {
+    match command {
+        BookingCommand::HoldSeats { user_id, .. }
+        | BookingCommand::HoldQuantity { user_id, .. }
+        | BookingCommand::ReleaseHold { user_id, .. }
+        | BookingCommand::ConfirmHold { user_id, .. }
+        | BookingCommand::OfferHold { user_id, .. } => Some(*user_id),
+        BookingCommand::CancelBooking { actor_id, .. } => Some(*actor_id),
+        _ => None,
+    }
+}
+
+impl Processor {
+    pub fn new(
+        pool: PgPool,
+        producer: Producer,
+        kafka: KafkaSettings,
+        settings: BookingSettings,
+        crash: CrashSwitch,
+        stats: Arc<ProcessorStats>,
+    ) -> Self {
+        Self {
+            topic: kafka.topic(topics::BOOKING_CREATE),
+            owner: format!("booking-{}", uuid::Uuid::new_v4().simple()),
+            pool,
+            producer,
+            kafka,
+            settings,
+            parts: HashMap::new(),
+            notes: Arc::new(Mutex::new(Vec::new())),
+            crash,
+            stats,
+        }
+    }
+
+    /// Consume until `shutdown`; leaving drops the consumer, which leaves the
+    /// group so the partitions move to the other instances at once.
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let ctx = Ctx {
+            topic: self.topic.clone(),
+            notes: self.notes.clone(),
+        };
+        let consumer: StreamConsumer<Ctx> = kafka_bus::consumer(
+            &self.kafka,
+            GROUP,
+            ctx,
+            &[("max.poll.interval.ms", "60000")],
+        )?;
+        kafka_bus::subscribe(&consumer, &self.kafka, &[topics::BOOKING_CREATE])?;
+        let mut tick = tokio::time::interval(Duration::from_millis(self.settings.expiry_tick_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut batch: Vec<OwnedMessage> = Vec::new();
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    self.handle_notes(&consumer).await?;
+                    self.request_expiries();
+                    continue;
+                }
+                received = consumer.recv() => match received {
+                    Ok(m) => batch.push(m.detach()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "booking.create consumer error");
+                        continue;
+                    }
+                },
+            }
+            while batch.len() < self.settings.max_batch {
+                match consumer.recv().now_or_never() {
+                    Some(Ok(m)) => batch.push(m.detach()),
+                    _ => break,
+                }
+            }
+            self.handle_notes(&consumer).await?;
+            if let Flow::Crashed = self.process(&consumer, batch).await? {
+                self.stats.crashed.store(true, Ordering::SeqCst);
+                tracing::warn!("crash switch: stopped between deciding and committing a batch");
+                return Ok(());
+            }
+        }
+        tracing::info!("booking processor stopped");
+        Ok(())
+    }
+
+    async fn handle_notes(&mut self, consumer: &StreamConsumer<Ctx>) -> anyhow::Result<()> {
+        let notes = match self.notes.lock() {
+            Ok(mut notes) => std::mem::take(&mut *notes),
+            Err(_) => return Ok(()),
+        };
+        for note in notes {
+            match note {
+                Note::Revoke(partitions) => {
+                    for p in partitions {
+                        self.parts.remove(&p);
+                        tracing::info!(partition = p, "partition revoked");
+                    }
+                }
+                Note::Assign(partitions) => {
+                    for p in partitions {
+                        self.take_partition(consumer, p).await?;
+                    }
+                }
+            }
+        }
+        self.stats
+            .owned_partitions
+            .store(self.parts.len() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Claim, load, and finish publishing what a previous owner committed.
+    #[tracing::instrument(skip(self, _consumer))]
+    async fn take_partition(
+        &mut self,
+        _consumer: &StreamConsumer<Ctx>,
+        partition: i32,
+    ) -> anyhow::Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_take(partition).await {
+                Ok(part) => {
+                    tracing::info!(
+                        partition,
+                        generation = part.generation,
+                        next_offset = part.next_offset,
+                        events = part.inventory.events.len(),
+                        "partition assigned"
+                    );
+                    self.parts.insert(partition, part);
+                    return Ok(());
+                }
+                Err(e) if attempt < 10 => {
+                    tracing::warn!(partition, error = %e, "claiming partition failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn try_take(&self, partition: i32) -> anyhow::Result<Part> {
+        let claim = store::claim(&self.pool, &self.topic, partition, &self.owner).await?;
+        let inventory =
+            store::load_partition(&self.pool, partition, self.settings.hold_ttl_secs).await?;
+        let leftovers = store::pending_outbox(&self.pool, partition).await?;
+        if !leftovers.is_empty() {
+            tracing::info!(
+                partition,
+                count = leftovers.len(),
+                "re-publishing outcomes committed before a crash"
+            );
+            self.publish(leftovers).await;
+        }
+        Ok(Part {
+            generation: claim.generation,
+            next_offset: claim.next_offset,
+            inventory,
+            seeked: false,
+            expiry_sent: HashMap::new(),
+        })
+    }
+
+    async fn process(
+        &mut self,
+        consumer: &StreamConsumer<Ctx>,
+        batch: Vec<OwnedMessage>,
+    ) -> anyhow::Result<Flow> {
+        let mut by_partition: BTreeMap<i32, Vec<OwnedMessage>> = BTreeMap::new();
+        for m in batch {
+            by_partition.entry(m.partition()).or_default().push(m);
+        }
+        let mut jobs = Vec::new();
+        for (p, messages) in by_partition {
+            let Some(part) = self.parts.get_mut(&p) else {
+                // Not ours (revoked meanwhile): the owner will process it.
+                continue;
+            };
+            let start = part.next_offset;
+            let mut write = BatchWrite::default();
+            for m in messages {
+                let offset = m.offset();
+                if offset < part.next_offset {
+                    continue; // applied before (redelivery)
+                }
+                if offset > part.next_offset && !part.seeked {
+                    part.seeked = true;
+                    tracing::warn!(
+                        partition = p,
+                        offset,
+                        expected = part.next_offset,
+                        "consumer is ahead of the stored offset; seeking back"
+                    );
+                    if let Err(e) = consumer.seek(
+                        &self.topic,
+                        p,
+                        Offset::Offset(part.next_offset),
+                        Duration::from_secs(5),
+                    ) {
+                        tracing::error!(partition = p, error = %e, "seek failed");
+                    }
+                    break;
+                }
+                part.next_offset = offset + 1;
+                let envelope: Envelope<BookingCommand> =
+                    match m.payload().map(serde_json::from_slice).transpose() {
+                        Ok(Some(e)) => e,
+                        Ok(None) | Err(_) => {
+                            tracing::error!(
+                                partition = p,
+                                offset,
+                                "undecodable command skipped (poison pill)"
+                            );
+                            continue;
+                        }
+                    };
+                let who = actor(&envelope.payload);
+                let decision = part.inventory.apply(envelope.payload, envelope.occurred_at);
+                write.record(envelope.id, who, decision)?;
+            }
+            if part.next_offset != start {
+                jobs.push((p, part.generation, part.next_offset, write));
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        if self.crash.armed() {
+            return Ok(Flow::Crashed);
+        }
+        let commands: usize = jobs.iter().map(|j| j.3.commands).sum();
+        let results = futures::future::join_all(jobs.into_iter().map(|(p, g, next, write)| {
+            let pool = self.pool.clone();
+            let topic = self.topic.clone();
+            async move {
+                (
+                    p,
+                    next,
+                    store::commit(&pool, &topic, p, g, next, write).await,
+                )
+            }
+        }))
+        .await;
+        self.stats
+            .commands
+            .fetch_add(commands as u64, Ordering::Relaxed);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let mut to_publish = Vec::new();
+        let mut offsets = TopicPartitionList::new();
+        for (p, next, result) in results {
+            match result {
+                Ok(rows) => {
+                    to_publish.extend(rows);
+                    let _ = offsets.add_partition_offset(&self.topic, p, Offset::Offset(next));
+                }
+                Err(CommitError::Fenced(_)) => {
+                    tracing::warn!(
+                        partition = p,
+                        "fenced: another instance owns this partition now"
+                    );
+                    self.parts.remove(&p);
+                }
+                Err(e) => {
+                    tracing::error!(partition = p, error = %e, "commit failed; reloading partition");
+                    self.reload(consumer, p).await?;
+                }
+            }
+        }
+        self.publish(to_publish).await;
+        // Kafka's committed offset is only a hint (always <= the stored one):
+        // it keeps redelivery after a rebalance short.
+        if offsets.count() > 0 {
+            if let Err(e) = consumer.commit(&offsets, CommitMode::Async) {
+                tracing::debug!(error = %e, "kafka offset commit failed (hint only)");
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// After a failed commit the in-memory state is ahead of the database:
+    /// rebuild it and re-read from the stored offset.
+    async fn reload(&mut self, consumer: &StreamConsumer<Ctx>, p: i32) -> anyhow::Result<()> {
+        let Some(generation) = self.parts.get(&p).map(|x| x.generation) else {
+            return Ok(());
+        };
+        let next_offset = store::stored_offset(&self.pool, &self.topic, p).await?;
+        let inventory = store::load_partition(&self.pool, p, self.settings.hold_ttl_secs).await?;
+        self.parts.insert(
+            p,
+            Part {
+                generation,
+                next_offset,
+                inventory,
+                seeked: false,
+                expiry_sent: HashMap::new(),
+            },
+        );
+        if let Err(e) = consumer.seek(
+            &self.topic,
+            p,
+            Offset::Offset(next_offset),
+            Duration::from_secs(5),
+        ) {
+            tracing::error!(partition = p, error = %e, "seek after reload failed");
+        }
+        Ok(())
+    }
+
+    /// Publish committed outcomes in order, then drop their outbox rows.
+    async fn publish(&self, rows: Vec<OutboxRow>) {
+        if rows.is_empty() {
+            return;
+        }
+        let sends = rows.iter().map(|row| {
+            self.producer.publish_raw(
+                topics::BOOKING_EVENTS,
+                &row.key,
+                &row.payload,
+                &row.message_type,
+                None,
+            )
+        });
+        let results = futures::future::join_all(sends).await;
+        let mut done = Vec::with_capacity(rows.len());
+        for (row, result) in rows.iter().zip(results) {
+            match result {
+                Ok(_) => done.push(row.seq),
+                Err(e) => {
+                    tracing::error!(error = %e, seq = row.seq, "publishing an outcome failed; it stays in the outbox")
+                }
+            }
+        }
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store::delete_outbox(&pool, &done).await {
+                tracing::warn!(error = %e, "outbox cleanup failed");
+            }
+        });
+    }
+
+    /// Ask for expiry of due holds through the topic, so it is ordered with
+    /// every other command of the event.
+    fn request_expiries(&mut self) {
+        let now = Utc::now();
+        let mut due = Vec::new();
+        for part in self.parts.values_mut() {
+            for (id, ev) in &part.inventory.events {
+                if ev.next_expiry().is_some_and(|t| t <= now)
+                    && part
+                        .expiry_sent
+                        .get(id)
+                        .is_none_or(|at| at.elapsed() > Duration::from_secs(5))
+                {
+                    part.expiry_sent.insert(*id, Instant::now());
+                    due.push(*id);
+                }
+            }
+        }
+        for event_id in due {
+            let producer = self.producer.clone();
+            tokio::spawn(async move {
+                let envelope = Envelope::new(BookingCommand::ExpireHolds { event_id, now });
+                if let Err(e) = producer
+                    .publish(
+                        topics::BOOKING_CREATE,
+                        &event_id.to_string(),
+                        &envelope,
+                        None,
+                    )
+                    .await
+                {
+                    tracing::warn!(%event_id, error = %e, "could not request expiry");
+                }
+            });
+        }
+    }
+}

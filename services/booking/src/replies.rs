@@ -1,0 +1,94 @@
+//! Request/reply over Kafka: every instance reads all of `booking.events`
+//! (assigned directly, no group coordination, from the end at start-up) and
+//! hands each outcome to the local HTTP request waiting for its request id.
+//! Whichever instance's processor decided the command, the waiting instance
+//! gets the answer.
+
+use common_types::messages::booking::BookingOutcome;
+use common_types::{topics, Envelope, RequestId};
+use kafka_bus::rdkafka::consumer::{Consumer, DefaultConsumerContext, StreamConsumer};
+use kafka_bus::rdkafka::message::Message;
+use kafka_bus::rdkafka::{Offset, TopicPartitionList};
+use settings::KafkaSettings;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Default, Clone)]
+pub struct Replies {
+    waiters: Arc<Mutex<HashMap<RequestId, oneshot::Sender<BookingOutcome>>>>,
+}
+
+impl Replies {
+    /// Register before producing the command, so the answer cannot be missed.
+    pub fn register(&self, id: RequestId) -> oneshot::Receiver<BookingOutcome> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut w) = self.waiters.lock() {
+            w.insert(id, tx);
+        }
+        rx
+    }
+
+    pub fn forget(&self, id: RequestId) {
+        if let Ok(mut w) = self.waiters.lock() {
+            w.remove(&id);
+        }
+    }
+
+    fn complete(&self, outcome: BookingOutcome) {
+        let Some(id) = outcome.request_id() else {
+            return;
+        };
+        let waiter = self.waiters.lock().ok().and_then(|mut w| w.remove(&id));
+        if let Some(tx) = waiter {
+            let _ = tx.send(outcome);
+        }
+    }
+
+    /// Build the consumer positioned at the current end of every partition.
+    pub async fn consumer(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
+        let group = format!("booking-replies-{}", uuid::Uuid::new_v4().simple());
+        let consumer: StreamConsumer =
+            kafka_bus::consumer(kafka, &group, DefaultConsumerContext, &[])?;
+        let topic = kafka.topic(topics::BOOKING_EVENTS);
+        let consumer = tokio::task::spawn_blocking(move || -> anyhow::Result<StreamConsumer> {
+            let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+            let partitions: Vec<i32> = metadata
+                .topics()
+                .iter()
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
+            let mut tpl = TopicPartitionList::new();
+            for p in partitions {
+                let (_, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?;
+                tpl.add_partition_offset(&topic, p, Offset::Offset(high))?;
+            }
+            consumer.assign(&tpl)?;
+            Ok(consumer)
+        })
+        .await??;
+        Ok(consumer)
+    }
+
+    pub async fn run(self, consumer: StreamConsumer, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                received = consumer.recv() => match received {
+                    Ok(m) => {
+                        let decoded = m
+                            .payload()
+                            .map(serde_json::from_slice::<Envelope<BookingOutcome>>);
+                        match decoded {
+                            Some(Ok(envelope)) => self.complete(envelope.payload),
+                            _ => tracing::debug!(offset = m.offset(), "skipping an outcome this version cannot read"),
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "booking.events reply consumer error"),
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,461 @@
+//! What the HTTP side reads and writes. It never changes inventory, holds or
+//! bookings (only the processor does); it records payments, idempotency keys
+//! and reads everything else.
+
+use chrono::{DateTime, Utc};
+use common_types::page::PageRequest;
+use common_types::{BookingId, EventId, HoldId, RequestId, UserId};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldView {
+    pub hold_id: Uuid,
+    pub event_id: Uuid,
+    pub user_id: Uuid,
+    pub seats: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section_id: Option<Uuid>,
+    pub quantity: i32,
+    pub total_price: i64,
+    pub currency: String,
+    pub expires_at: DateTime<Utc>,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waitlist_entry_id: Option<Uuid>,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn hold(pool: &PgPool, id: HoldId) -> Result<Option<HoldView>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT hold_id, event_id, user_id, seat_ids, section_id, quantity, total_price,
+                currency, expires_at, status, waitlist_entry_id
+         FROM holds WHERE hold_id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(HoldView {
+            hold_id: r.try_get("hold_id")?,
+            event_id: r.try_get("event_id")?,
+            user_id: r.try_get("user_id")?,
+            seats: r.try_get("seat_ids")?,
+            section_id: r.try_get("section_id")?,
+            quantity: r.try_get("quantity")?,
+            total_price: r.try_get("total_price")?,
+            currency: r.try_get("currency")?,
+            expires_at: r.try_get("expires_at")?,
+            status: r.try_get("status")?,
+            waitlist_entry_id: r.try_get("waitlist_entry_id")?,
+        })
+    })
+    .transpose()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Refund {
+    pub amount: i64,
+    pub currency: String,
+    /// `pending` until the provider confirmed it, then `refunded`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BookingView {
+    pub id: Uuid,
+    pub reference: String,
+    pub event_id: Uuid,
+    pub event_title: String,
+    pub user_id: Uuid,
+    pub hold_id: Uuid,
+    pub seats: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section_id: Option<Uuid>,
+    pub quantity: i32,
+    pub total_price: i64,
+    pub currency: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund: Option<Refund>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub organizer_id: Uuid,
+}
+
+const BOOKING_SELECT: &str = "
+    SELECT b.booking_id, b.reference, b.event_id, e.title, e.organizer_id, b.user_id, b.hold_id,
+           b.seat_ids, b.section_id, b.quantity, b.total_price, b.currency, b.status,
+           b.refund_amount, b.created_at, b.cancelled_at, p.status AS payment_status
+    FROM bookings b
+    JOIN events e ON e.event_id = b.event_id
+    LEFT JOIN payments p ON p.payment_id = b.payment_id";
+
+fn booking_row(r: &sqlx::postgres::PgRow) -> Result<BookingView, sqlx::Error> {
+    let refund_amount: Option<i64> = r.try_get("refund_amount")?;
+    let currency: String = r.try_get("currency")?;
+    let payment_status: Option<String> = r.try_get("payment_status")?;
+    Ok(BookingView {
+        id: r.try_get("booking_id")?,
+        reference: r.try_get("reference")?,
+        event_id: r.try_get("event_id")?,
+        event_title: r.try_get("title")?,
+        organizer_id: r.try_get("organizer_id")?,
+        user_id: r.try_get("user_id")?,
+        hold_id: r.try_get("hold_id")?,
+        seats: r.try_get("seat_ids")?,
+        section_id: r.try_get("section_id")?,
+        quantity: r.try_get("quantity")?,
+        total_price: r.try_get("total_price")?,
+        status: r.try_get("status")?,
+        refund: refund_amount.map(|amount| Refund {
+            amount,
+            currency: currency.clone(),
+            status: match payment_status.as_deref() {
+                Some("refunded") | Some("voided") => "refunded".into(),
+                _ => "pending".into(),
+            },
+        }),
+        currency,
+        created_at: r.try_get("created_at")?,
+        cancelled_at: r.try_get("cancelled_at")?,
+    })
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn booking(pool: &PgPool, id: BookingId) -> Result<Option<BookingView>, sqlx::Error> {
+    let row = sqlx::query(&format!("{BOOKING_SELECT} WHERE b.booking_id = $1"))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(booking_row).transpose()
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn bookings_of(
+    pool: &PgPool,
+    user: UserId,
+    page: PageRequest,
+) -> Result<(Vec<BookingView>, u64), sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "{BOOKING_SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.booking_id
+         LIMIT $2 OFFSET $3"
+    ))
+    .bind(user.0)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings WHERE user_id = $1")
+        .bind(user.0)
+        .fetch_one(pool)
+        .await?;
+    let items = rows.iter().map(booking_row).collect::<Result<_, _>>()?;
+    Ok((items, u64::try_from(total).unwrap_or(0)))
+}
+
+#[derive(Debug, Clone)]
+pub struct EventInfo {
+    pub organizer_id: Uuid,
+    pub currency: String,
+    pub status: String,
+    pub waitlist_active: bool,
+}
+
+pub async fn event(pool: &PgPool, id: EventId) -> Result<Option<EventInfo>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT organizer_id, currency, status, waitlist_active FROM events WHERE event_id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(EventInfo {
+            organizer_id: r.try_get("organizer_id")?,
+            currency: r.try_get("currency")?,
+            status: r.try_get("status")?,
+            waitlist_active: r.try_get("waitlist_active")?,
+        })
+    })
+    .transpose()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeatView {
+    pub id: String,
+    pub row: String,
+    pub number: i32,
+    pub x: f32,
+    pub y: f32,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionView {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub price: i64,
+    pub capacity: i32,
+    pub available: i64,
+    pub seats: Vec<SeatView>,
+}
+
+/// Seats as the public sees them: parked seats are not for sale, so "held".
+fn public_status(status: &str) -> &'static str {
+    match status {
+        "available" => "available",
+        "booked" => "booked",
+        _ => "held",
+    }
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn layout(pool: &PgPool, id: EventId) -> Result<Vec<SectionView>, sqlx::Error> {
+    let sections = sqlx::query(
+        "SELECT section_id, name, kind, price, capacity, available
+         FROM sections WHERE event_id = $1 ORDER BY position",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?;
+    let seats = sqlx::query(
+        "SELECT seat_id, section_id, row_label, number, x, y, status
+         FROM seats WHERE event_id = $1 ORDER BY row_label, number",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(sections.len());
+    for s in &sections {
+        let section_id: Uuid = s.try_get("section_id")?;
+        let kind: String = s.try_get("kind")?;
+        let mut list = Vec::new();
+        for seat in seats.iter() {
+            if seat.try_get::<Uuid, _>("section_id")? != section_id {
+                continue;
+            }
+            let status: String = seat.try_get("status")?;
+            list.push(SeatView {
+                id: seat.try_get("seat_id")?,
+                row: seat.try_get("row_label")?,
+                number: seat.try_get("number")?,
+                x: seat.try_get("x")?,
+                y: seat.try_get("y")?,
+                status: public_status(&status),
+            });
+        }
+        let available = if kind == "general" {
+            i64::from(s.try_get::<i32, _>("available")?)
+        } else {
+            list.iter().filter(|x| x.status == "available").count() as i64
+        };
+        out.push(SectionView {
+            id: section_id,
+            name: s.try_get("name")?,
+            kind,
+            price: s.try_get("price")?,
+            capacity: s.try_get("capacity")?,
+            available,
+            seats: list,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SectionSales {
+    pub id: Uuid,
+    pub name: String,
+    pub capacity: i64,
+    pub sold: i64,
+    pub held: i64,
+    pub available: i64,
+    pub released_to_waitlist: i64,
+    pub revenue: i64,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn sales(pool: &PgPool, id: EventId) -> Result<Vec<SectionSales>, sqlx::Error> {
+    // Per section: GA figures from the counters and bookings/holds by
+    // section_id; reserved ones from the seats' statuses.
+    let rows = sqlx::query(
+        "SELECT s.section_id, s.name, s.kind, s.capacity, s.available, s.parked,
+           COALESCE((SELECT count(*) FILTER (WHERE st.status = 'booked') FROM seats st
+                     WHERE st.event_id = s.event_id AND st.section_id = s.section_id), 0) AS r_booked,
+           COALESCE((SELECT count(*) FILTER (WHERE st.status = 'held') FROM seats st
+                     WHERE st.event_id = s.event_id AND st.section_id = s.section_id), 0) AS r_held,
+           COALESCE((SELECT count(*) FILTER (WHERE st.status = 'available') FROM seats st
+                     WHERE st.event_id = s.event_id AND st.section_id = s.section_id), 0) AS r_avail,
+           COALESCE((SELECT count(*) FILTER (WHERE st.status = 'released_to_waitlist') FROM seats st
+                     WHERE st.event_id = s.event_id AND st.section_id = s.section_id), 0) AS r_parked,
+           COALESCE((SELECT sum(b.quantity) FROM bookings b WHERE b.event_id = s.event_id
+                     AND b.section_id = s.section_id AND b.status = 'confirmed'), 0)::int8 AS g_sold,
+           COALESCE((SELECT sum(h.quantity) FROM holds h WHERE h.event_id = s.event_id
+                     AND h.section_id = s.section_id AND h.status = 'active'), 0)::int8 AS g_held
+         FROM sections s WHERE s.event_id = $1 ORDER BY s.position",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let kind: String = r.try_get("kind")?;
+        let price: i64 = sqlx::query_scalar(
+            "SELECT price FROM sections WHERE event_id = $1 AND section_id = $2",
+        )
+        .bind(id.0)
+        .bind(r.try_get::<Uuid, _>("section_id")?)
+        .fetch_one(pool)
+        .await?;
+        let (sold, held, available, parked) = if kind == "general" {
+            (
+                r.try_get::<i64, _>("g_sold")?,
+                r.try_get::<i64, _>("g_held")?,
+                i64::from(r.try_get::<i32, _>("available")?),
+                i64::from(r.try_get::<i32, _>("parked")?),
+            )
+        } else {
+            (
+                r.try_get::<i64, _>("r_booked")?,
+                r.try_get::<i64, _>("r_held")?,
+                r.try_get::<i64, _>("r_avail")?,
+                r.try_get::<i64, _>("r_parked")?,
+            )
+        };
+        out.push(SectionSales {
+            id: r.try_get("section_id")?,
+            name: r.try_get("name")?,
+            capacity: i64::from(r.try_get::<i32, _>("capacity")?),
+            sold,
+            held,
+            available,
+            released_to_waitlist: parked,
+            revenue: sold * price,
+        });
+    }
+    Ok(out)
+}
+
+/// Revenue and counts straight from the bookings (the truth for money).
+pub async fn booking_totals(pool: &PgPool, id: EventId) -> Result<(i64, i64, i64), sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT count(*) FILTER (WHERE status = 'confirmed') AS n,
+                COALESCE(sum(total_price) FILTER (WHERE status = 'confirmed'), 0)::int8 AS revenue,
+                COALESCE(sum(refund_amount), 0)::int8 AS refunded
+         FROM bookings WHERE event_id = $1",
+    )
+    .bind(id.0)
+    .fetch_one(pool)
+    .await?;
+    Ok((
+        r.try_get("n")?,
+        r.try_get("revenue")?,
+        r.try_get("refunded")?,
+    ))
+}
+
+pub async fn attendees(
+    pool: &PgPool,
+    id: EventId,
+    page: PageRequest,
+) -> Result<(Vec<Uuid>, u64), sqlx::Error> {
+    let users: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT user_id FROM bookings WHERE event_id = $1 AND status = 'confirmed'
+         ORDER BY user_id LIMIT $2 OFFSET $3",
+    )
+    .bind(id.0)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT user_id) FROM bookings WHERE event_id = $1 AND status = 'confirmed'",
+    )
+    .bind(id.0)
+    .fetch_one(pool)
+    .await?;
+    Ok((users, u64::try_from(total).unwrap_or(0)))
+}
+
+/// The stored outcome of a command and who sent it.
+pub async fn command_result(
+    pool: &PgPool,
+    id: RequestId,
+) -> Result<Option<(Option<Uuid>, Value)>, sqlx::Error> {
+    let row = sqlx::query("SELECT user_id, outcome FROM command_results WHERE request_id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("outcome")?)))
+        .transpose()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn record_authorization(
+    pool: &PgPool,
+    payment_id: &str,
+    request_id: RequestId,
+    hold_id: HoldId,
+    user: UserId,
+    amount: i64,
+    currency: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO payments (payment_id, request_id, hold_id, user_id, amount, currency, status)
+         VALUES ($1, $2, $3, $4, $5, $6, 'authorized')
+         ON CONFLICT (payment_id) DO NOTHING",
+    )
+    .bind(payment_id)
+    .bind(request_id.0)
+    .bind(hold_id.0)
+    .bind(user.0)
+    .bind(amount)
+    .bind(currency)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Mark a payment whose refund or void the provider confirmed.
+pub async fn settle_refund(pool: &PgPool, payment_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payments SET status = CASE
+             WHEN EXISTS (SELECT 1 FROM bookings b WHERE b.payment_id = payments.payment_id)
+             THEN 'refunded' ELSE 'voided' END,
+           updated_at = now()
+         WHERE payment_id = $1 AND status IN ('refund_due', 'authorized')",
+    )
+    .bind(payment_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Payments waiting for a refund or void, oldest first.
+pub async fn refunds_due(pool: &PgPool, limit: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT payment_id, amount FROM payments WHERE status = 'refund_due'
+         ORDER BY updated_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get("payment_id")?, r.try_get("amount")?)))
+        .collect()
+}
+
+pub async fn payment_status(
+    pool: &PgPool,
+    payment_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT status FROM payments WHERE payment_id = $1")
+        .bind(payment_id)
+        .fetch_optional(pool)
+        .await
+}
