@@ -35,7 +35,7 @@ for folder in c["item"]:
     for item in folder["item"]:
         n += 1
         tests = "\n".join(l for e in item.get("event", []) if e["listen"] == "test" for l in e["script"]["exec"])
-        assert "to.have.status(" in tests or "utils.problem(pm, " in tests, f"{folder['name']} / {item['name']}: no status assertion"
+        assert any(k in tests for k in ("to.have.status(", "utils.problem(pm, ", "pm.response.code).to.be.oneOf(")), f"{folder['name']} / {item['name']}: no status assertion"
         assert item["request"]["url"]["raw"].startswith("{{baseUrl}}/"), f"{item['name']}: not on baseUrl"
 print(f"ok: {len(c['item'])} folders, {n} requests, each asserting its status")
 PY
