@@ -314,7 +314,7 @@ pub async fn list_dead(
 }
 
 pub enum Replay {
-    Replayed(DeliveryRecord),
+    Replayed(Box<DeliveryRecord>),
     NotDead(DeliveryStatus),
     NotFound,
 }
@@ -333,7 +333,7 @@ pub async fn replay(pool: &PgPool, id: NotificationId) -> sqlx::Result<Replay> {
     .fetch_optional(pool)
     .await?;
     if let Some(record) = replayed {
-        return Ok(Replay::Replayed(record));
+        return Ok(Replay::Replayed(Box::new(record)));
     }
     let status: Option<String> =
         sqlx::query_scalar("SELECT status FROM notifications WHERE id = $1")
