@@ -196,6 +196,32 @@ def main():
     ignore = (root / ".dockerignore").read_text() if (root / ".dockerignore").exists() else ""
     check("target" in ignore, ".dockerignore: the cargo target directory must stay out of the build context")
 
+    # 9. Nothing the build embeds (include_str!, include_bytes!, migrations) is
+    #    kept out of the build context by .dockerignore.
+    ignored = [line.strip().rstrip("/").lstrip("/").replace("**/", "") for line in ignore.splitlines()
+               if line.strip() and not line.startswith("#")]
+    def excluded(rel):
+        parts = pathlib.PurePosixPath(rel).parts
+        for pat in ignored:
+            if pat.startswith("*."):
+                if rel.endswith(pat[1:]):
+                    return pat
+            elif rel == pat or rel.startswith(pat + "/") or pat in parts:
+                return pat
+        return None
+    embedded = 0
+    for src in list(root.glob("services/*/src/**/*.rs")) + list(root.glob("crates/*/src/**/*.rs")) + list(root.glob("load-simulator/src/**/*.rs")):
+        for m in re.finditer(r'include_(?:str|bytes)!\(\s*"([^"]+)"\s*\)', src.read_text()):
+            target = (src.parent / m.group(1)).resolve()
+            rel = target.relative_to(root.resolve()).as_posix()
+            embedded += 1
+            pat = excluded(rel)
+            check(pat is None, f".dockerignore pattern {pat!r} excludes {rel}, which {src.relative_to(root)} embeds")
+    for mig in root.glob("services/*/migrations"):
+        rel = mig.relative_to(root).as_posix()
+        check(excluded(rel) is None, f".dockerignore excludes {rel} (embedded by sqlx::migrate!)")
+    check(embedded > 0, "found no include_str!/include_bytes! at all: is the scan broken?")
+
     for message in failures:
         print(f"FAIL {message}")
     if not failures:
