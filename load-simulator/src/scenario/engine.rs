@@ -13,6 +13,7 @@ use crate::stats::{Failures, OpStats, TRANSPORT_ERROR};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng as _;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -69,22 +70,53 @@ impl Intents {
 /// what has been seen taken since. Users pick from it at random, so they
 /// collide like real fans clicking the same seat map.
 struct SeatPool {
-    seats: Mutex<Vec<String>>,
+    seats: Mutex<SeatSet>,
     refreshed: Mutex<Instant>,
     refresh_lock: tokio::sync::Mutex<()>,
+}
+
+/// A set with O(1) random pick and removal (100,000 seats, thousands of
+/// removals a second: a `retain` over the whole list would dominate).
+#[derive(Default)]
+struct SeatSet {
+    seats: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl SeatSet {
+    fn new(seats: Vec<String>) -> Self {
+        let mut set = Self::default();
+        for seat in seats {
+            if !set.index.contains_key(&seat) {
+                set.index.insert(seat.clone(), set.seats.len());
+                set.seats.push(seat);
+            }
+        }
+        set
+    }
+
+    fn remove(&mut self, seat: &str) {
+        if let Some(i) = self.index.remove(seat) {
+            self.seats.swap_remove(i);
+            if let Some(moved) = self.seats.get(i) {
+                self.index.insert(moved.clone(), i);
+            }
+        }
+    }
 }
 
 impl SeatPool {
     fn new(seats: Vec<String>) -> Self {
         Self {
-            seats: Mutex::new(seats),
+            seats: Mutex::new(SeatSet::new(seats)),
             refreshed: Mutex::new(Instant::now()),
             refresh_lock: tokio::sync::Mutex::new(()),
         }
     }
 
     fn pick(&self, n: u64) -> Option<Vec<String>> {
-        let seats = self.seats.lock().ok()?;
+        let set = self.seats.lock().ok()?;
+        let seats = &set.seats;
         if seats.is_empty() {
             return None;
         }
@@ -101,14 +133,17 @@ impl SeatPool {
     }
 
     fn remove(&self, taken: &[String]) {
-        if let Ok(mut seats) = self.seats.lock() {
-            seats.retain(|s| !taken.contains(s));
+        if let Ok(mut set) = self.seats.lock() {
+            for seat in taken {
+                set.remove(seat);
+            }
         }
     }
 
     fn replace(&self, fresh: Vec<String>) {
-        if let Ok(mut seats) = self.seats.lock() {
-            *seats = fresh;
+        let fresh = SeatSet::new(fresh);
+        if let Ok(mut set) = self.seats.lock() {
+            *set = fresh;
         }
         if let Ok(mut at) = self.refreshed.lock() {
             *at = Instant::now();
@@ -123,7 +158,10 @@ impl SeatPool {
     }
 
     fn is_empty(&self) -> bool {
-        self.seats.lock().map(|s| s.is_empty()).unwrap_or(true)
+        self.seats
+            .lock()
+            .map(|s| s.seats.is_empty())
+            .unwrap_or(true)
     }
 }
 
@@ -641,5 +679,20 @@ mod tests {
         assert_eq!(pool.pick(5).unwrap().len(), 1);
         pool.replace(vec![]);
         assert!(pool.pick(1).is_none());
+    }
+
+    #[test]
+    fn the_seat_set_removes_in_place_and_keeps_its_index() {
+        let mut set = SeatSet::new((0..5).map(|i| format!("A-{i}")).collect());
+        set.remove("A-1");
+        set.remove("A-1");
+        set.remove("A-4");
+        set.remove("Z-9");
+        let mut left = set.seats.clone();
+        left.sort();
+        assert_eq!(left, ["A-0", "A-2", "A-3"]);
+        for (i, seat) in set.seats.iter().enumerate() {
+            assert_eq!(set.index[seat], i);
+        }
     }
 }
