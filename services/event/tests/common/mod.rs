@@ -14,6 +14,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub tokens: TestTokens,
     pub kafka: KafkaSettings,
+    pub database: settings::DatabaseSettings,
     pub stop: CancellationToken,
 }
 
@@ -34,7 +35,7 @@ impl TestApp {
         let kafka = test_support::isolated_kafka().await;
         let tokens = TestTokens::start().await;
         let mut settings =
-            event::Settings::for_tests(database, kafka.clone(), tokens.verify_settings());
+            event::Settings::for_tests(database.clone(), kafka.clone(), tokens.verify_settings());
         settings.catalog.outbox_poll_ms = 100;
         tweak(&mut settings);
         let stop = CancellationToken::new();
@@ -48,6 +49,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             tokens,
             kafka,
+            database,
             stop,
         }
     }
