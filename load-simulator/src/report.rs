@@ -96,6 +96,8 @@ pub struct RunSummary {
     pub confirmed: u64,
     /// Seconds from the start to the last confirmation, once nothing was left to sell.
     pub sold_out_seconds: Option<f64>,
+    /// Seconds from the start to the last successful hold.
+    pub last_hold_seconds: Option<f64>,
     pub invariants: InvariantReport,
     /// Whether the invariants were read back (not with `--no-verify`).
     pub verified: bool,
@@ -140,6 +142,7 @@ pub struct JsonSummary {
     pub seats: u64,
     pub hold_requests_per_sec: f64,
     pub hold_max_ms: f64,
+    pub last_hold_seconds: Option<f64>,
     pub confirm_p50_ms: f64,
     pub transport_errors: u64,
     pub invariants_ok: bool,
@@ -167,6 +170,7 @@ impl From<&RunSummary> for JsonSummary {
             seats: r.capacity,
             hold_requests_per_sec: round(r.hold.requests_per_sec, 1),
             hold_max_ms: round(r.hold.max_ms, 3),
+            last_hold_seconds: r.last_hold_seconds.map(|s| round(s, 3)),
             confirm_p50_ms: round(r.confirm.p50_ms, 3),
             transport_errors: r.transport_errors(),
             invariants_ok: r.verified && r.invariants.ok(),
@@ -233,9 +237,12 @@ pub fn render(r: &RunSummary) -> String {
         statuses_text(&r.confirm.statuses)
     );
     let _ = writeln!(out, "  availability reads: {}", r.availability_reads);
-    let sold_out = match r.sold_out_seconds {
-        Some(s) => format!("sold out in {s:.2} s"),
-        None => "not sold out".into(),
+    let sold_out = match (r.sold_out_seconds, r.last_hold_seconds) {
+        (Some(s), Some(h)) => {
+            format!("last hold at {h:.2} s, sold out (last confirmation) at {s:.2} s")
+        }
+        (Some(s), None) => format!("sold out at {s:.2} s"),
+        (None, _) => "not sold out".into(),
     };
     let _ = writeln!(
         out,

@@ -251,6 +251,7 @@ fn histograms_become_the_json_figures() {
         availability_reads: 0,
         confirmed: 990,
         sold_out_seconds: Some(3.0),
+        last_hold_seconds: Some(2.0),
         invariants: Default::default(),
         verified: true,
         failures: vec![],

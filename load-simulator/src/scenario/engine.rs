@@ -240,6 +240,7 @@ impl Target {
             } else {
                 None
             },
+            last_hold_seconds: self.hold.last_ok().map(|d| d.as_secs_f64()),
             invariants: Default::default(),
             verified: false,
             failures: self.failures.snapshot(),

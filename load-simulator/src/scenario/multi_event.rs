@@ -192,6 +192,7 @@ fn combined(targets: &[Arc<Target>], summaries: &[RunSummary]) -> RunSummary {
         availability_reads: summaries.iter().map(|s| s.availability_reads).sum(),
         confirmed: summaries.iter().map(|s| s.confirmed).sum(),
         sold_out_seconds: None,
+        last_hold_seconds: None,
         invariants,
         verified: summaries.iter().all(|s| s.verified),
         failures: Vec::new(),
