@@ -61,6 +61,9 @@ pub async fn attendees(
         ));
     }
     let (users, total) = queries::attendees(&state.pool, id, page).await?;
-    let items: Vec<_> = users.into_iter().map(|u| json!({"user_id": u})).collect();
+    let items: Vec<_> = users
+        .into_iter()
+        .map(|(user, bookings)| json!({"user_id": user, "booking_ids": bookings}))
+        .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
 }

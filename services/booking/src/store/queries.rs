@@ -363,22 +363,33 @@ pub async fn attendees(
     pool: &PgPool,
     id: EventId,
     page: PageRequest,
-) -> Result<(Vec<Uuid>, u64), sqlx::Error> {
-    let users: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT user_id FROM bookings WHERE event_id = $1 AND status = 'confirmed'
-         ORDER BY user_id LIMIT $2 OFFSET $3",
-    )
+) -> Result<(Vec<(Uuid, Vec<Uuid>)>, u64), sqlx::Error> {
+    // Confirmed bookings; for a cancelled event also those the cancellation
+    // itself cancelled (no actor), so the fan-out after it still reaches them.
+    const ATTENDING: &str = "b.event_id = $1 AND (b.status = 'confirmed'
+        OR (e.status = 'cancelled' AND b.cancelled_by IS NULL AND b.cancelled_at IS NOT NULL))";
+    let rows = sqlx::query(&format!(
+        "SELECT b.user_id, array_agg(b.booking_id ORDER BY b.booking_id) AS booking_ids
+         FROM bookings b JOIN events e ON e.event_id = b.event_id
+         WHERE {ATTENDING}
+         GROUP BY b.user_id ORDER BY b.user_id LIMIT $2 OFFSET $3"
+    ))
     .bind(id.0)
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(pool)
     .await?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT user_id) FROM bookings WHERE event_id = $1 AND status = 'confirmed'",
-    )
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(DISTINCT b.user_id) FROM bookings b JOIN events e ON e.event_id = b.event_id
+         WHERE {ATTENDING}"
+    ))
     .bind(id.0)
     .fetch_one(pool)
     .await?;
+    let users = rows
+        .into_iter()
+        .map(|r| Ok((r.try_get("user_id")?, r.try_get("booking_ids")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
     Ok((users, u64::try_from(total).unwrap_or(0)))
 }
 
