@@ -54,11 +54,9 @@ impl Default for QueueDashboardSettings {
 fn default_groups() -> Vec<String> {
     [
         "booking-processor",
-        "booking-replies",
+        "booking-lifecycle",
         "waitlist",
         "notification",
-        "notification-requests",
-        "event",
     ]
     .into_iter()
     .map(String::from)
@@ -283,7 +281,9 @@ fn overview_blocking(dashboard: &QueueDashboard) -> Result<Overview, DashboardEr
                 .iter()
                 .map(|g| g.name().to_string())
                 .filter(|name| {
-                    name.starts_with(&dashboard.kafka.group_prefix) && !configured.contains(name)
+                    name.starts_with(&dashboard.kafka.group_prefix)
+                        && !configured.contains(name)
+                        && !is_per_instance(&dashboard.kafka, name)
                 })
                 .collect();
             names.sort();
@@ -297,6 +297,15 @@ fn overview_blocking(dashboard: &QueueDashboard) -> Result<Overview, DashboardEr
         other_groups,
         live: dashboard.live.status(),
     })
+}
+
+/// Groups each instance makes for itself (broadcast readers that start at
+/// the end and never commit): their lag means nothing.
+fn is_per_instance(kafka: &KafkaSettings, group: &str) -> bool {
+    let base = group.strip_prefix(&kafka.group_prefix).unwrap_or(group);
+    ["gateway-live-", "booking-replies-"]
+        .iter()
+        .any(|p| base.starts_with(p))
 }
 
 /// Committed offsets of `group` on every known partition (an offset fetch

@@ -337,7 +337,10 @@ mod tests {
         // Excluding the only healthy one still yields the ejected one.
         let e2 = balancer.pick(Upstream::Event, &[]).unwrap();
         assert_eq!(
-            balancer.pick(Upstream::Event, &[e2.clone()]).unwrap().url,
+            balancer
+                .pick(Upstream::Event, std::slice::from_ref(&e2))
+                .unwrap()
+                .url,
             "http://e1:1"
         );
         assert!(balancer.pick(Upstream::Event, &[e1, e2]).is_none());

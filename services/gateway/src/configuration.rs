@@ -257,7 +257,7 @@ impl Settings {
             ("login_per_address", limits.login_per_address),
             ("booking_writes_per_user", limits.booking_writes_per_user),
         ] {
-            if !(budget.per_second > 0.0) || budget.burst == 0 {
+            if !budget.per_second.is_finite() || budget.per_second <= 0.0 || budget.burst == 0 {
                 return Err(invalid(
                     &format!("rate_limits.{key}"),
                     "per_second and burst must be positive".into(),
