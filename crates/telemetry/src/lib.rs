@@ -13,6 +13,7 @@ use settings::{LogFormat, TelemetrySettings};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub use opentelemetry::Context as TraceContext;
@@ -45,10 +46,11 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> TelemetryGua
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
     };
+    // The log filter applies to the log output only: spans still reach the
+    // OpenTelemetry layer, so trace context propagates whatever the log level.
     let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(fmt_layer.with_filter(filter))
+        .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(LevelFilter::INFO))
         .try_init();
     TelemetryGuard { provider }
 }
@@ -66,13 +68,8 @@ pub fn init_for_tests() {
             EnvFilter::new("off")
         };
         let _ = tracing_subscriber::registry()
-            .with(filter)
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_test_writer()
-                    .compact(),
-            )
-            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(tracing_subscriber::fmt::layer().with_test_writer().compact().with_filter(filter))
+            .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(LevelFilter::INFO))
             .try_init();
         // Keep the provider alive for the life of the test process.
         std::mem::forget(provider);

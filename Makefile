@@ -1,0 +1,50 @@
+# Evently — the local stack and the test suite, no Docker needed.
+# `make up` then `make test` is the whole quick start.
+
+SHELL := /bin/bash
+STACK := scripts/stack.sh
+TOPIC ?= booking.create
+
+.PHONY: up down status logs infra test tail bench fmt lint check-deploy
+
+## Build release binaries and start PostgreSQL, the broker, the SMTP catcher and all six services (with demo data).
+up:
+	@$(STACK) up
+
+## Stop exactly what `make up` started.
+down:
+	@$(STACK) down
+
+## What runs and what is down.
+status:
+	@$(STACK) status
+
+## Follow every service's log.
+logs:
+	@tail -n 20 -F .evently/logs/*.log
+
+## Only the infrastructure tests need: PostgreSQL, the broker, the SMTP catcher.
+infra:
+	@$(STACK) infra
+
+## Run the whole test suite against real PostgreSQL and the real broker (started if needed).
+test: infra
+	@source .evently/env && cargo test --workspace --no-fail-fast
+
+## Print every message of a topic as it arrives: make tail TOPIC=booking.events
+tail:
+	@cargo run --quiet -p kafka-bus --bin evently-tail -- $(TOPIC) $(if $(FROM_BEGINNING),--from-beginning,)
+
+## The standard flash sale (10,000 users, 5,000 seats) and a multi-event run against `make up`.
+bench:
+	@scripts/bench.sh
+
+fmt:
+	@cargo fmt --all
+
+lint:
+	@cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings
+
+## Validate docker-compose.yml and the k8s manifests (no Docker engine needed).
+check-deploy:
+	@for s in tests-deploy/*.sh; do [ -x "$$s" ] && "$$s"; done; true
