@@ -12,21 +12,21 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
-    #[error("invalid database URL: {0}")]
+    #[error("invalid database URL")]
     InvalidUrl(#[source] sqlx::Error),
-    #[error("cannot reach PostgreSQL at {target}: {source}")]
+    #[error("cannot reach PostgreSQL at {target}")]
     Unreachable {
         target: String,
         #[source]
         source: sqlx::Error,
     },
-    #[error("cannot create database {name}: {source}")]
+    #[error("cannot create database {name}")]
     Create {
         name: String,
         #[source]
         source: sqlx::Error,
     },
-    #[error("migrations failed: {0}")]
+    #[error("migrations failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
