@@ -266,3 +266,29 @@ fn histograms_become_the_json_figures() {
     let row = load_simulator::report::table_row(&summary);
     assert_eq!(row.matches('|').count(), 16, "{row}");
 }
+
+#[test]
+fn closed_and_open_loop_are_exclusive() {
+    let both = Cli::try_parse_from([
+        "load-simulator",
+        "flash-sale",
+        "--concurrency",
+        "8",
+        "--rate",
+        "100",
+    ]);
+    assert!(
+        both.is_err(),
+        "--concurrency and --rate together must be refused"
+    );
+    let open = flash_args("http://x", &["--rate", "100"]);
+    assert!(matches!(
+        open.load.mode(),
+        load_simulator::scenario::engine::Mode::Open { .. }
+    ));
+    let closed = flash_args("http://x", &[]);
+    assert!(matches!(
+        closed.load.mode(),
+        load_simulator::scenario::engine::Mode::Closed { concurrency: 256 }
+    ));
+}
