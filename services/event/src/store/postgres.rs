@@ -214,33 +214,51 @@ impl CatalogStore for PgCatalog {
         join_event(doc, layout).map(Some)
     }
 
+    /// Two steps: the page's ids in order (an index-only scan for the plain
+    /// orders, so deep OFFSETs skip index entries, not documents), then those
+    /// documents; the count runs alongside.
     #[tracing::instrument(name = "store.search_events", skip(self))]
     async fn search_events(&self, search: &EventSearch) -> StoreResult<(Vec<Event>, u64)> {
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT doc FROM events");
-        push_filters(&mut qb, search);
-        qb.push(" ORDER BY ");
+        let mut ids_query = QueryBuilder::<Postgres>::new("SELECT id FROM events");
+        push_filters(&mut ids_query, search);
+        ids_query.push(" ORDER BY ");
         match search.sort {
-            Sort::StartsAsc => qb.push("starts_at ASC, id ASC"),
-            Sort::StartsDesc => qb.push("starts_at DESC, id DESC"),
-            Sort::TitleAsc => qb.push("title ASC, id ASC"),
-            Sort::TitleDesc => qb.push("title DESC, id DESC"),
-            Sort::Newest => qb.push("created_at DESC, id DESC"),
-            Sort::Relevance => qb
+            Sort::StartsAsc => ids_query.push("starts_at ASC, id ASC"),
+            Sort::StartsDesc => ids_query.push("starts_at DESC, id DESC"),
+            Sort::TitleAsc => ids_query.push("title ASC, id ASC"),
+            Sort::TitleDesc => ids_query.push("title DESC, id DESC"),
+            Sort::Newest => ids_query.push("created_at DESC, id DESC"),
+            Sort::Relevance => ids_query
                 .push("ts_rank(search, websearch_to_tsquery('english', ")
                 .push_bind(search.text.clone().unwrap_or_default())
                 .push(")) DESC, starts_at ASC, id ASC"),
         };
-        qb.push(" LIMIT ")
+        ids_query
+            .push(" LIMIT ")
             .push_bind(search.page.limit())
             .push(" OFFSET ")
             .push_bind(search.page.offset());
-        let docs: Vec<serde_json::Value> = qb.build_query_scalar().fetch_all(&self.pool).await?;
-
         let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM events");
         push_filters(&mut count, search);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let events = docs
-            .into_iter()
+
+        let (ids, total): (Vec<Uuid>, i64) = tokio::try_join!(
+            ids_query.build_query_scalar().fetch_all(&self.pool),
+            count.build_query_scalar().fetch_one(&self.pool),
+        )?;
+        let rows = sqlx::query("SELECT id, doc FROM events WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut docs = std::collections::HashMap::with_capacity(rows.len());
+        for row in rows {
+            let id: Uuid = row.try_get("id")?;
+            let doc: serde_json::Value = row.try_get("doc")?;
+            docs.insert(id, doc);
+        }
+        // A row deleted between the two reads is simply left out.
+        let events = ids
+            .iter()
+            .filter_map(|id| docs.remove(id))
             .map(|doc| join_event(doc, None))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok((events, u64::try_from(total).unwrap_or(0)))
