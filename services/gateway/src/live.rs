@@ -18,6 +18,7 @@ use actix_web::{HttpResponse, ResponseError};
 use common_types::{topics, EventId};
 use kafka_bus::rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
 use kafka_bus::rdkafka::{ClientContext, Message};
+use prometheus::{IntCounter, IntGauge, Registry};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service_http::problem::{problem, problem_response};
@@ -351,9 +352,55 @@ fn frame(event: Option<&str>, data: &str) -> Bytes {
     Bytes::from(out)
 }
 
+/// The feed's numbers on the gateway's `/metrics`.
+#[derive(Clone)]
+pub struct LiveMetrics {
+    watchers: IntGauge,
+    connected: IntGauge,
+    consumed: IntCounter,
+    updates: IntCounter,
+    resyncs: IntCounter,
+}
+
+impl LiveMetrics {
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let metrics = Self::unregistered()?;
+        registry.register(Box::new(metrics.watchers.clone()))?;
+        registry.register(Box::new(metrics.connected.clone()))?;
+        registry.register(Box::new(metrics.consumed.clone()))?;
+        registry.register(Box::new(metrics.updates.clone()))?;
+        registry.register(Box::new(metrics.resyncs.clone()))?;
+        Ok(metrics)
+    }
+
+    /// Metrics kept but shown nowhere (tests, tools).
+    pub fn unregistered() -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            watchers: IntGauge::new("live_watchers", "Open live-feed streams")?,
+            connected: IntGauge::new(
+                "live_consumer_connected",
+                "1 when the live feed's consumer has its partitions",
+            )?,
+            consumed: IntCounter::new(
+                "live_messages_consumed_total",
+                "Messages the live feed read from booking.events and waitlist.events",
+            )?,
+            updates: IntCounter::new(
+                "live_updates_total",
+                "Updates handed to the watchers of an event",
+            )?,
+            resyncs: IntCounter::new(
+                "live_resyncs_total",
+                "Times a slow watcher fell behind and was told to reload",
+            )?,
+        })
+    }
+}
+
 struct Hub {
     channels: Mutex<HashMap<EventId, broadcast::Sender<Bytes>>>,
     watchers: AtomicUsize,
+    metrics: LiveMetrics,
 }
 
 impl Hub {
@@ -391,9 +438,10 @@ impl LiveFeed {
     pub fn start(
         kafka: &KafkaSettings,
         settings: &LiveSettings,
+        metrics: LiveMetrics,
         shutdown: CancellationToken,
     ) -> Self {
-        let feed = Self::idle(settings, shutdown);
+        let feed = Self::idle(settings, metrics, shutdown);
         if settings.enabled {
             let task = feed.clone();
             let kafka = kafka.clone();
@@ -404,11 +452,16 @@ impl LiveFeed {
 
     /// The feed without a consumer (nothing is published unless
     /// [`LiveFeed::publish`] is called).
-    pub fn idle(settings: &LiveSettings, shutdown: CancellationToken) -> Self {
+    pub fn idle(
+        settings: &LiveSettings,
+        metrics: LiveMetrics,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             hub: Arc::new(Hub {
                 channels: Mutex::new(HashMap::new()),
                 watchers: AtomicUsize::new(0),
+                metrics,
             }),
             settings: settings.clone(),
             connected: Arc::new(AtomicBool::new(false)),
@@ -445,6 +498,7 @@ impl LiveFeed {
             channels.remove(&update.event_id);
         } else {
             self.delivered.fetch_add(1, Ordering::Relaxed);
+            self.hub.metrics.updates.inc();
         }
     }
 
@@ -454,6 +508,7 @@ impl LiveFeed {
             self.hub.watchers.fetch_sub(1, Ordering::Relaxed);
             return Err(LiveError::TooManyWatchers);
         }
+        self.hub.metrics.watchers.inc();
         let receiver = self
             .hub
             .channels()
@@ -477,6 +532,7 @@ impl LiveFeed {
                 Ok(()) => return,
                 Err(error) => {
                     self.connected.store(false, Ordering::Relaxed);
+                    self.hub.metrics.connected.set(0);
                     tracing::warn!(%error, retry_in = ?backoff, "live feed consumer failed");
                 }
             }
@@ -501,6 +557,7 @@ impl LiveFeed {
         kafka_bus::ensure_topics(kafka, &bases).await?;
         let context = FeedContext {
             connected: self.connected.clone(),
+            gauge: self.hub.metrics.connected.clone(),
         };
         let consumer: StreamConsumer<FeedContext> = kafka_bus::consumer(
             kafka,
@@ -527,6 +584,7 @@ impl LiveFeed {
                     continue;
                 }
             };
+            self.hub.metrics.consumed.inc();
             let span = kafka_bus::message_span(&message);
             let _entered = span.enter();
             let source = if message.topic() == booking_topic {
@@ -554,6 +612,7 @@ impl LiveFeed {
 
 struct FeedContext {
     connected: Arc<AtomicBool>,
+    gauge: IntGauge,
 }
 
 impl ClientContext for FeedContext {}
@@ -561,8 +620,9 @@ impl ClientContext for FeedContext {}
 impl ConsumerContext for FeedContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
-            self.connected
-                .store(partitions.count() > 0, Ordering::Relaxed);
+            let assigned = partitions.count() > 0;
+            self.connected.store(assigned, Ordering::Relaxed);
+            self.gauge.set(i64::from(assigned));
         }
     }
 }
@@ -578,6 +638,7 @@ impl Drop for Watch {
     fn drop(&mut self) {
         drop(self.receiver.take());
         self.hub.watchers.fetch_sub(1, Ordering::Relaxed);
+        self.hub.metrics.watchers.dec();
         let mut channels = self.hub.channels();
         if channels
             .get(&self.event_id)
@@ -682,6 +743,7 @@ async fn next_frame(mut state: StreamState) -> Option<(Result<Bytes, Infallible>
         received = receiver.recv() => match received {
             Ok(frame) => frame,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
+                state.watch.hub.metrics.resyncs.inc();
                 // The watcher fell behind: its picture is stale, so tell it to
                 // reload the seat map rather than pretend nothing was lost.
                 frame(Some("resync"), &serde_json::json!({ "missed": missed }).to_string())

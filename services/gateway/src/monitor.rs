@@ -6,7 +6,7 @@
 
 use crate::admin_queues::{self, QueueDashboard};
 use crate::configuration::Settings;
-use crate::live::{self, LiveFeed};
+use crate::live::{self, LiveFeed, LiveMetrics};
 use actix_web::{web, HttpResponse};
 use service_http::JwtVerifier;
 use tokio_util::sync::CancellationToken;
@@ -26,14 +26,19 @@ pub struct Showcase {
 impl Showcase {
     /// Start the live feed's consumer (in the background; it retries while
     /// the broker is away) and prepare the dashboard.
-    pub fn start(settings: &Settings, shutdown: CancellationToken) -> Self {
-        let live = LiveFeed::start(&settings.kafka, &settings.live, shutdown);
+    pub fn start(
+        settings: &Settings,
+        shutdown: CancellationToken,
+        registry: &prometheus::Registry,
+    ) -> Result<Self, prometheus::Error> {
+        let metrics = LiveMetrics::register(registry)?;
+        let live = LiveFeed::start(&settings.kafka, &settings.live, metrics, shutdown);
         let dashboard = QueueDashboard::new(&settings.kafka, &settings.admin_queues, live.clone());
-        Self {
+        Ok(Self {
             live: web::Data::new(live),
             dashboard: web::Data::new(dashboard),
             verifier: web::Data::new(JwtVerifier::remote(&settings.auth)),
-        }
+        })
     }
 
     pub fn live(&self) -> &LiveFeed {

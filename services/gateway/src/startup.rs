@@ -36,7 +36,8 @@ impl Application {
         let state = web::Data::new(ProxyState::new(&settings, balancer, limits, proxy_metrics)?);
         let cors = web::Data::new(Cors::new(&settings.cors));
 
-        let showcase = crate::monitor::Showcase::start(&settings, shutdown.child_token());
+        let showcase =
+            crate::monitor::Showcase::start(&settings, shutdown.child_token(), metrics.registry())?;
         let listener = service_http::bind(&settings.http)?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
