@@ -16,6 +16,8 @@
 # Settings (environment): USERS (8000), SEATS (4000), RATE purchases/s (60),
 # WARMUP s before the first kill (5), OUTAGE s a component stays dead (5),
 # GAP s between the two kills (8). Exit status 0 only when the invariants hold.
+# For a stack not started by make up: EVENTLY_PIDS (folder of <name>.pid files) and
+# RESTART_CMD (a command that starts whatever is down and returns when it is up).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,7 +31,7 @@ RATE=${RATE:-60}
 WARMUP=${WARMUP:-5}
 OUTAGE=${OUTAGE:-5}
 GAP=${GAP:-8}
-PIDS="$EVENTLY_STATE/pids"
+PIDS="${EVENTLY_PIDS:-$EVENTLY_STATE/pids}"
 RUN="$EVENTLY_STATE/chaos"
 mkdir -p "$RUN"
 rm -f "$RUN"/*
@@ -39,10 +41,18 @@ case "$GATEWAY" in
   *) die "chaos.sh kills processes of the local stack; $GATEWAY is not it" ;;
 esac
 
+restart() { # log file
+  if [ -n "${RESTART_CMD:-}" ]; then
+    bash -c "$RESTART_CMD" >"$1" 2>&1
+  else
+    NO_SEED=1 stack up >"$1" 2>&1
+  fi
+}
+
 # Everything up and built before the clock starts, so a restart is a restart,
 # not a build.
-say "bringing the local stack up (make up)"
-NO_SEED=1 stack up >"$RUN/make-up-0.log" 2>&1 || { tail -n 20 "$RUN/make-up-0.log"; die "make up failed"; }
+say "bringing the local stack up (${RESTART_CMD:-make up})"
+restart "$RUN/make-up-0.log" || { tail -n 20 "$RUN/make-up-0.log"; die "starting the stack failed"; }
 gateway_healthy || die "the gateway is not healthy after make up"
 [ -f "$PIDS/booking.pid" ] || die "no $PIDS/booking.pid: is booking started by make up?"
 sim=$(load_simulator)
@@ -115,9 +125,9 @@ chaos() { # name pid-file -> sets DOWN_S, RECOVER_S, RESUME_S
   fi
   ok "$name is down; it stays down for $OUTAGE s"
   sleep "$OUTAGE"
-  say "restarting with make up"
+  say "restarting with ${RESTART_CMD:-make up}"
   t_restart=$(now_ms)
-  NO_SEED=1 stack up >"$RUN/make-up-$name.log" 2>&1 || { tail -n 20 "$RUN/make-up-$name.log"; die "make up failed"; }
+  restart "$RUN/make-up-$name.log" || { tail -n 20 "$RUN/make-up-$name.log"; die "restarting failed"; }
   t_up=$(wait_until "every service healthy again" 120 all_healthy)
   t_progress=$(wait_progress) || die "the sale made no progress within 180 s of restarting $name"
   DOWN_S=$(awk -v a="$t_kill" -v b="$t_up" 'BEGIN { printf "%.1f", (b - a) / 1000 }')

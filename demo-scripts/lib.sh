@@ -55,8 +55,14 @@ ensure_stack() {
   gateway_healthy || die "the stack started but $GATEWAY/health is not healthy"
 }
 
-# The load simulator: the release binary when built, else built now.
+# The load simulator: LOAD_SIMULATOR when set, else the release binary (built
+# now when missing or older than its sources).
 load_simulator() {
+  if [ -n "${LOAD_SIMULATOR:-}" ]; then
+    [ -x "$LOAD_SIMULATOR" ] || die "LOAD_SIMULATOR=$LOAD_SIMULATOR is not an executable"
+    echo "$LOAD_SIMULATOR"
+    return
+  fi
   local bin="$DEMO_ROOT/target/release/load-simulator"
   if [ ! -x "$bin" ] || [ -n "$(find "$DEMO_ROOT/load-simulator/src" -newer "$bin" -name '*.rs' 2>/dev/null | head -n 1)" ]; then
     say "building the load simulator (cargo build --release -p load-simulator)"
