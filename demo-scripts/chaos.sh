@@ -116,6 +116,8 @@ chaos() { # name pid-file -> sets DOWN_S, RECOVER_S, RESUME_S
   local name=$1 pidfile=$2 pid t_kill t_restart t_up t_progress before
   pid=$(cat "$pidfile")
   kill -0 "$pid" 2>/dev/null || die "$name (pid $pid) is not running"
+  # Chaos on a stack that is already failing measures nothing.
+  wait_until "a healthy stack before killing $name" 60 all_healthy >/dev/null
   before=$(available)
   say "killing $name (pid $pid) with SIGKILL, ${before:-?} places left"
   t_kill=$(now_ms)
