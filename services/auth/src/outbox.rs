@@ -85,25 +85,43 @@ pub async fn drain_once(pool: &PgPool, producer: &Producer) -> anyhow::Result<us
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut sent = Vec::with_capacity(rows.len());
+    let mut messages = Vec::with_capacity(rows.len());
     for row in &rows {
-        let id: uuid::Uuid = row.try_get("id")?;
-        let topic: String = row.try_get("topic")?;
-        let key: String = row.try_get("message_key")?;
-        let message_type: String = row.try_get("message_type")?;
         let payload: serde_json::Value = row.try_get("payload")?;
-        let request_id: Option<String> = row.try_get("request_id")?;
-        let bytes = serde_json::to_vec(&payload)?;
-        producer
-            .publish_raw(&topic, &key, &bytes, &message_type, request_id.as_deref())
-            .await?;
-        sent.push(id);
+        messages.push((
+            row.try_get::<uuid::Uuid, _>("id")?,
+            row.try_get::<String, _>("topic")?,
+            row.try_get::<String, _>("message_key")?,
+            row.try_get::<String, _>("message_type")?,
+            serde_json::to_vec(&payload)?,
+            row.try_get::<Option<String>, _>("request_id")?,
+        ));
+    }
+    // All in flight at once: the idempotent producer keeps per-partition
+    // order, and a batch costs one round trip instead of one per message.
+    let results = futures::future::join_all(messages.iter().map(
+        |(_, topic, key, message_type, bytes, request_id)| {
+            producer.publish_raw(topic, key, bytes, message_type, request_id.as_deref())
+        },
+    ))
+    .await;
+    let mut sent = Vec::with_capacity(messages.len());
+    let mut failure = None;
+    for ((id, ..), result) in messages.iter().zip(results) {
+        match result {
+            Ok(_) => sent.push(*id),
+            Err(error) => failure = Some(error),
+        }
     }
     sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
         .bind(&sent)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    if let Some(error) = failure {
+        // What was acknowledged is deleted; the rest stays for the next pass.
+        return Err(error.into());
+    }
     tracing::debug!(count = sent.len(), "outbox messages published");
     Ok(sent.len())
 }

@@ -5,7 +5,6 @@ use crate::domain::{Credentials, LoginBody, LogoutBody, NewUser, RefreshBody, Re
 use crate::error::{Error, Result};
 use crate::store;
 use crate::tokens::{hash_refresh_token, new_refresh_token};
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 use common_types::messages::user::UserEvent;
 use common_types::{topics, Envelope, MessageType, UserId};
@@ -40,14 +39,12 @@ pub async fn register(
     tx.commit().await?;
     state.outbox.notify();
 
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, "/api/v1/auth/me"))
-        .json(serde_json::json!({
-            "id": user.id,
-            "email": user.email,
-            "name": user.name,
-            "role": user.role,
-        })))
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+    })))
 }
 
 /// `UserRegistered` into the outbox, in the transaction that creates the user.
