@@ -405,7 +405,38 @@ pm.test('both seats are booked, six left', () => {
   const picked = JSON.parse(pm.collectionVariables.get('seatIds'));
   stalls.seats.filter(s => picked.includes(s.id)).forEach(s => pm.expect(s.status).to.eql('booked'));
   pm.expect(stalls.available).to.eql(6);
+  // The next request holds (and releases) the first seat still available.
+  pm.collectionVariables.set('spareSeatId', stalls.seats.find(s => s.status === 'available').id);
 });
+"""))
+buy.append(req("Hold one more seat", "POST", "/api/v1/seats/hold", auth="customerToken",
+    body='{\n  "event_id": "{{eventId}}",\n  "seat_ids": ["{{spareSeatId}}"]\n}',
+    tests=r"""
+pm.test('status is 201', () => pm.response.to.have.status(201));
+const hold = pm.response.json();
+pm.test('one seat held', () => pm.expect(hold.quantity).to.eql(1));
+pm.collectionVariables.set('spareHoldId', hold.hold_id);
+"""))
+buy.append(req("Release the hold", "DELETE", "/api/v1/seats/hold/{{spareHoldId}}", auth="customerToken",
+    tests=r"""
+pm.test('status is 200 or 204', () => pm.expect(pm.response.code).to.be.oneOf([200, 204]));
+utils.resetRetry(pm, 'releaseTries');
+"""))
+buy.append(req("Released seat is available again", "GET", "/api/v1/events/{{eventId}}/seats/available",
+    tests=r"""
+const body = pm.response.code === 200 ? pm.response.json() : { sections: [] };
+const stalls = (body.sections || []).find(s => s.id === pm.collectionVariables.get('reservedSectionId'));
+const back = stalls && stalls.seat_ids.includes(pm.collectionVariables.get('spareSeatId'));
+if (!back && utils.retry(pm, 'releaseTries', 20, 250)) {
+  console.log('seat not released yet, retrying');
+} else {
+  pm.test('status is 200', () => pm.response.to.have.status(200));
+  pm.test('the seat is back on sale, six available', () => {
+    pm.expect(back).to.be.true;
+    pm.expect(stalls.available).to.eql(6);
+  });
+  utils.resetRetry(pm, 'releaseTries');
+}
 """))
 items.append(folder("2. Buying flow",
     "Two customers register and log in; the first browses, reads the venue layout, holds two seats (twice with the same Idempotency-Key: one hold), fails with a declined card, confirms, and finds the booking.",
@@ -571,8 +602,14 @@ pm.test('sold, held, available, revenue, waitlist', () => {
 """))
 cx.append(req("Customers may not read sales (403)", "GET", "/api/v1/events/{{eventId}}/sales", auth="customerToken",
     tests="utils.problem(pm, 403);"))
+cx.append(req("Log out (ends the session)", "POST", "/api/v1/auth/logout", auth="customerToken",
+    body='{\n  "refresh_token": "{{customerRefreshToken}}"\n}',
+    tests="pm.test('status is 204', () => pm.response.to.have.status(204));"))
+cx.append(req("Refresh after logout is 401", "POST", "/api/v1/auth/refresh",
+    body='{\n  "refresh_token": "{{customerRefreshToken}}"\n}',
+    tests="utils.problem(pm, 401);"))
 items.append(folder("4. Cancellation with the waitlist offer",
-    "The first customer cancels the standing booking; the freed place is offered to the waiting customer, who confirms it like any hold and is notified. The organizer reads the sales figures.",
+    "The first customer cancels the standing booking; the freed place is offered to the waiting customer, who confirms it like any hold and is notified. The organizer reads the sales figures; the first customer logs out and the refresh token is dead.",
     cx))
 
 collection = {

@@ -50,6 +50,16 @@ class H(BaseHTTPRequestHandler):
             if not x: return self.prob(401, "unauthorized")
             t, r = str(uuid.uuid4()), str(uuid.uuid4()); S["tokens"][t] = x["id"]; S["refresh"][r] = x["id"]
             return self.send(200, {"access_token": t, "refresh_token": r, "token_type": "Bearer", "expires_in": 900})
+        if m == "POST" and p == "/api/v1/auth/logout":
+            b = self.body()
+            S["refresh"].pop(b.get("refresh_token"), None)
+            self.send_response(204); self.send_header("X-Request-Id", str(uuid.uuid4())); self.end_headers()
+            return
+        mm = re.match(r"^/api/v1/seats/hold/([^/]+)$", p)
+        if mm and m == "DELETE":
+            h = S["holds"][mm.group(1)]; e = S["events"][h["event_id"]]
+            for x in h["seats"]: e["inv"][h["section_id"]][x] = "available"
+            return self.send(200, dict(h, status="released"))
         if p == "/api/v1/auth/me":
             return self.send(200, {k: v for k, v in u.items() if k != "pw"}) if u else self.prob(401, "unauthorized")
         if m == "POST" and p == "/api/v1/venues":
