@@ -64,13 +64,15 @@ case $MODE in
     if ! { [ -f "$DEMO_ROOT/Makefile" ] && grep -q '^tail:' "$DEMO_ROOT/Makefile"; }; then
       die "the local stack has no 'make tail' yet; with docker-compose use --compose"
     fi
-    [ "$FROM" = earliest ] && warn "--from-beginning: 'make tail' decides where it starts on the local stack"
+    from_beginning=""
+    [ "$FROM" = earliest ] && from_beginning=1
     say "tailing ${prefixed[*]} on the local broker (make tail); Ctrl-C stops"
     pids=()
     trap 'kill "${pids[@]}" 2>/dev/null; exit 0' INT TERM
     for t in "${topics[@]}"; do
       # One reader per topic, each line marked with its topic.
-      (make -C "$DEMO_ROOT" --no-print-directory -s tail TOPIC="$t" 2>&1 | sed -u "s/^/[$t] /") &
+      (make -C "$DEMO_ROOT" --no-print-directory -s tail TOPIC="$t" FROM_BEGINNING="$from_beginning" 2>&1 \
+        | sed -u "s/^/[$t] /") &
       pids+=($!)
     done
     wait
