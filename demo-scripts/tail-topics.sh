@@ -69,7 +69,7 @@ case $MODE in
     say "tailing ${prefixed[*]} on the local broker (make tail); Ctrl-C stops"
     pids=()
     trap 'kill "${pids[@]}" 2>/dev/null; exit 0' INT TERM
-    for t in "${topics[@]}"; do
+    for t in "${prefixed[@]}"; do
       # One reader per topic, each line marked with its topic.
       (make -C "$DEMO_ROOT" --no-print-directory -s tail TOPIC="$t" FROM_BEGINNING="$from_beginning" 2>&1 \
         | sed -u "s/^/[$t] /") &
