@@ -135,7 +135,7 @@ ensure_tansu() {
 
 start_broker() {
   if [ -n "${KAFKA_BROKERS:-}" ]; then log "broker: using KAFKA_BROKERS=$KAFKA_BROKERS"; return; fi
-  if running broker; then log "broker: already running on 127.0.0.1:$BROKER_PORT"; return; fi
+  if running broker; then log "broker: already running on 127.0.0.1:$BROKER_PORT"; ensure_broker_supervisor; return; fi
   port_open "$BROKER_PORT" && die "port $BROKER_PORT is taken by something else; set BROKER_PORT or KAFKA_BROKERS"
   ensure_tansu
   mkdir -p "$STATE/broker"
@@ -149,6 +149,40 @@ start_broker() {
       --storage-engine "sqlite://tansu.db" </dev/null >>"$LOGS/broker.log" 2>&1) &
   echo $! >"$PIDS/broker.pid"
   wait_port "$BROKER_PORT" broker 60
+  ensure_broker_supervisor
+}
+
+ensure_broker_supervisor() {
+  running broker-supervisor && return
+  nohup "$ROOT/scripts/stack.sh" supervise-broker </dev/null >>"$LOGS/broker-supervisor.log" 2>&1 &
+  echo $! >"$PIDS/broker-supervisor.pid"
+}
+
+# tansu 0.6.0's SQLite storage task can panic ("more or less than one row");
+# the process then keeps its port but answers nothing that needs storage.
+# Restart it when it stops answering metadata requests; acknowledged messages
+# are in the SQLite file, and clients reconnect by themselves. A broker that
+# was killed is left down (that is what `make status` should show).
+cmd_supervise_broker() {
+  local misses=0
+  while running broker; do
+    sleep 5
+    if python3 "$ROOT/scripts/kafka_check.py" "127.0.0.1:$BROKER_PORT" 5; then
+      misses=0
+    else
+      misses=$((misses + 1))
+    fi
+    if [ "$misses" -ge 3 ]; then
+      log "$(date -u +%FT%TZ) broker stopped answering; restarting it"
+      cp "$LOGS/broker.log" "$LOGS/broker-$(date +%s).log" 2>/dev/null || true
+      local pid
+      pid=$(cat "$PIDS/broker.pid")
+      kill -KILL "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+      (start_broker) || log "restart failed"
+      misses=0
+    fi
+  done
 }
 
 brokers() { echo "${KAFKA_BROKERS:-127.0.0.1:$BROKER_PORT}"; }
@@ -284,6 +318,7 @@ MSG
 cmd_down() {
   for s in gateway notification waitlist booking event auth; do stop_pid "$s"; done
   stop_pid smtp
+  stop_pid broker-supervisor
   stop_pid broker
   stop_postgres
 }
@@ -314,5 +349,6 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) write_env; cat "$STATE/env" ;;
+  supervise-broker) cmd_supervise_broker ;;
   *) echo "usage: $0 infra|up|down|status|env" >&2; exit 2 ;;
 esac
