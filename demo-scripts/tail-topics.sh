@@ -10,8 +10,9 @@
 #   --compose, or a running docker-compose `kafka` service: kcat in the compose
 #       network (`docker-compose --profile tools run kcat`), Apache Kafka;
 #   KAFKA_BROKERS set and `kcat` installed: kcat against that Apache Kafka;
-#   otherwise the local stack: `make tail TOPIC=...` (an rdkafka-based reader:
-#       Debian's kcat cannot talk to the local tansu broker, see BROKER.md).
+#   otherwise the local stack: evently-tail, the rdkafka-based reader behind
+#       `make tail TOPIC=...` (Debian's kcat cannot talk to the local tansu broker,
+#       see BROKER.md), one per topic, brokers from KAFKA_BROKERS or .evently/env.
 # KAFKA_TOPIC_PREFIX is put in front of every topic name, as the services do.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -61,18 +62,26 @@ case $MODE in
     exec kcat -b "$KAFKA_BROKERS" -G "$group" -X "auto.offset.reset=$FROM" -f "$FORMAT" -u "${prefixed[@]}"
     ;;
   local)
-    if ! { [ -f "$DEMO_ROOT/Makefile" ] && grep -q '^tail:' "$DEMO_ROOT/Makefile"; }; then
-      die "the local stack has no 'make tail' yet; with docker-compose use --compose"
+    # What `make tail TOPIC=...` runs, started once per topic (built when missing).
+    tail_bin="${EVENTLY_TAIL:-$DEMO_ROOT/target/debug/evently-tail}"
+    if [ ! -x "$tail_bin" ]; then
+      say "building evently-tail (cargo build -p kafka-bus --bin evently-tail)"
+      (cd "$DEMO_ROOT" && cargo build --quiet -p kafka-bus --bin evently-tail) \
+        || die "could not build evently-tail (the local stack's topic reader)"
     fi
-    from_beginning=""
-    [ "$FROM" = earliest ] && from_beginning=1
-    say "tailing ${prefixed[*]} on the local broker (make tail); Ctrl-C stops"
+    brokers=${KAFKA_BROKERS:-}
+    if [ -z "$brokers" ] && [ -f "$EVENTLY_STATE/env" ]; then
+      brokers=$(sed -n "s/^export KAFKA_BROKERS='\(.*\)'$/\1/p" "$EVENTLY_STATE/env")
+    fi
+    brokers=${brokers:-127.0.0.1:9092}
+    args=(--brokers "$brokers")
+    [ "$FROM" = earliest ] && args+=(--from-beginning)
+    say "tailing ${prefixed[*]} on $brokers (evently-tail, from $FROM); Ctrl-C stops"
     pids=()
     trap 'kill "${pids[@]}" 2>/dev/null; exit 0' INT TERM
     for t in "${prefixed[@]}"; do
       # One reader per topic, each line marked with its topic.
-      (make -C "$DEMO_ROOT" --no-print-directory -s tail TOPIC="$t" FROM_BEGINNING="$from_beginning" 2>&1 \
-        | sed -u "s/^/[$t] /") &
+      ("$tail_bin" "$t" "${args[@]}" 2>&1 | sed -u "s/^/[$t] /") &
       pids+=($!)
     done
     wait
