@@ -3,6 +3,7 @@
 //! instance drops them on its own writes; other instances' writes show up
 //! within one TTL.
 
+use crate::metrics::CatalogMetrics;
 use actix_web::web::Bytes;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,14 +16,28 @@ const MAX_ENTRIES: usize = 10_000;
 pub struct HotCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, Bytes)>>,
+    metrics: CatalogMetrics,
 }
 
 impl HotCache {
-    pub fn new(ttl: Duration) -> Self {
+    pub fn new(ttl: Duration, metrics: CatalogMetrics) -> Self {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            metrics,
         }
+    }
+
+    fn count(&self, key: &str, hit: bool) {
+        let kind = if key.starts_with(LIST_PREFIX) {
+            "list"
+        } else {
+            "event"
+        };
+        self.metrics
+            .cache
+            .with_label_values(&[kind, if hit { "hit" } else { "miss" }])
+            .inc();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Bytes)>> {
@@ -34,15 +49,19 @@ impl HotCache {
         if self.ttl.is_zero() {
             return None;
         }
-        let mut entries = self.lock();
-        match entries.get(key) {
-            Some((at, body)) if at.elapsed() < self.ttl => Some(body.clone()),
-            Some(_) => {
-                entries.remove(key);
-                None
+        let found = {
+            let mut entries = self.lock();
+            match entries.get(key) {
+                Some((at, body)) if at.elapsed() < self.ttl => Some(body.clone()),
+                Some(_) => {
+                    entries.remove(key);
+                    None
+                }
+                None => None,
             }
-            None => None,
-        }
+        };
+        self.count(key, found.is_some());
+        found
     }
 
     pub fn put(&self, key: String, body: Bytes) {

@@ -4,6 +4,7 @@ pub mod cache;
 pub mod configuration;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod outbox;
 pub mod routes;
 pub mod startup;

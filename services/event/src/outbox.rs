@@ -2,6 +2,7 @@
 //! sent. A crash between the produce and the mark re-sends the same envelope
 //! (same id) on restart: at least once, and consumers dedupe on the id.
 
+use crate::metrics::CatalogMetrics;
 use crate::store::{Catalog, CatalogStore};
 use kafka_bus::Producer;
 use std::sync::Arc;
@@ -51,13 +52,18 @@ pub async fn run(
     producer: Producer,
     wake: Arc<Notify>,
     poll: Duration,
+    metrics: CatalogMetrics,
     shutdown: CancellationToken,
 ) {
     let mut backoff = poll;
     loop {
         let pause = match relay_once(&store, &producer).await {
-            Ok(n) if n as u32 == BATCH => continue,
+            Ok(n) if n as u32 == BATCH => {
+                metrics.outbox_sent.inc_by(n as u64);
+                continue;
+            }
             Ok(n) => {
+                metrics.outbox_sent.inc_by(n as u64);
                 if n > 0 {
                     tracing::debug!(sent = n, "outbox relayed");
                 }

@@ -2,6 +2,7 @@
 
 use crate::cache::HotCache;
 use crate::configuration::Settings;
+use crate::metrics::CatalogMetrics;
 use crate::routes::AppState;
 use crate::store::{Catalog, CatalogStore, MongoCatalog, PgCatalog};
 use crate::SERVICE;
@@ -54,6 +55,7 @@ impl Application {
         producer.warm_up(PRODUCES).await?;
 
         let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
+        let catalog_metrics = CatalogMetrics::register(metrics.registry())?;
         let verifier = web::Data::new(JwtVerifier::remote(&settings.auth));
         let health = web::Data::new(
             Health::new(SERVICE)
@@ -81,11 +83,15 @@ impl Application {
             producer.clone(),
             wake.clone(),
             Duration::from_millis(settings.catalog.outbox_poll_ms.max(10)),
+            catalog_metrics.clone(),
             relay_stop.clone(),
         ));
         let state = web::Data::new(AppState {
             store: store.clone(),
-            cache: HotCache::new(Duration::from_millis(settings.catalog.cache_ttl_ms)),
+            cache: HotCache::new(
+                Duration::from_millis(settings.catalog.cache_ttl_ms),
+                catalog_metrics,
+            ),
             wake,
         });
 

@@ -420,6 +420,25 @@ async fn the_first_page_is_cached_and_dropped_on_our_own_writes() {
     )
     .await;
     assert_eq!(app.get("/api/v1/events", None).await.1["total"], 1);
+    assert_eq!(app.get("/api/v1/events", None).await.1["total"], 1);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let hits = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("evently_event_cache_lookups_total")
+                && l.contains(r#"kind="list""#)
+                && l.contains(r#"result="hit""#)
+        })
+        .unwrap_or_else(|| panic!("no list cache hits in /metrics:\n{metrics}"));
+    assert!(hits.ends_with(" 1"), "{hits}");
 
     let second = app.draft(&owner, &venue, "Second", json!({})).await;
     app.post(
