@@ -846,3 +846,62 @@ async fn the_openapi_document_and_metrics_are_served() {
     let unknown = stack.get("/api/v1/nothing-here", None).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
+
+// ---------------------------------------------------------------- measurement
+
+/// Not a check: what the gateway adds to a request (debug build, shared
+/// machine). `cargo test -p gateway --test edge measure -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn measure_proxy_overhead() {
+    // Limits stay on (their cost is part of the overhead), with room for the run.
+    let stack = start(Options {
+        tweak_gateway: Box::new(|gw| {
+            gw.rate_limits.per_user = Budget {
+                per_second: 100_000.0,
+                burst: 100_000,
+            }
+        }),
+        ..Default::default()
+    })
+    .await;
+    stack.register("m@example.com", "customer").await;
+    let token = stack.access_token("m@example.com").await;
+    let direct = stack.booking.url.clone();
+    let n = 1000;
+    let mut report = Vec::new();
+    for (label, url, auth) in [
+        (
+            "direct to the service",
+            format!("{direct}/api/v1/bookings/me"),
+            false,
+        ),
+        (
+            "through the gateway, public route",
+            stack.url("/api/v1/events"),
+            false,
+        ),
+        (
+            "through the gateway, token verified",
+            stack.url("/api/v1/bookings/me"),
+            true,
+        ),
+    ] {
+        let mut micros = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut request = stack.client.get(&url);
+            if auth {
+                request = request.bearer_auth(&token);
+            }
+            let started = std::time::Instant::now();
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success());
+            response.bytes().await.unwrap();
+            micros.push(started.elapsed().as_micros() as u64);
+        }
+        micros.sort_unstable();
+        let at = |q: f64| micros[((n as f64 * q) as usize).min(n - 1)];
+        report.push(format!("{label}: p50 {} µs, p99 {} µs", at(0.5), at(0.99)));
+    }
+    println!("{}", report.join("\n"));
+}
