@@ -17,7 +17,8 @@
 # WARMUP s before the first kill (5), OUTAGE s a component stays dead (5),
 # GAP s between the two kills (8). Exit status 0 only when the invariants hold.
 # For a stack not started by make up: EVENTLY_PIDS (folder of <name>.pid files) and
-# RESTART_CMD (a command that starts whatever is down and returns when it is up).
+# RESTART_CMD (a command that starts whatever is down and returns when it is up),
+# EVENTLY_LOGS (folder of <name>.log files, shown when recovery fails).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,6 +33,7 @@ WARMUP=${WARMUP:-5}
 OUTAGE=${OUTAGE:-5}
 GAP=${GAP:-8}
 PIDS="${EVENTLY_PIDS:-$EVENTLY_STATE/pids}"
+LOGS="${EVENTLY_LOGS:-$EVENTLY_STATE/logs}"
 RUN="$EVENTLY_STATE/chaos"
 mkdir -p "$RUN"
 rm -f "$RUN"/*
@@ -109,6 +111,12 @@ wait_until() { # what seconds command... -> prints the ms timestamp when it held
   now_ms
 }
 
+last_lines() { # name: what the restarted component said last
+  [ -f "$LOGS/$1.log" ] || return 0
+  warn "last lines of $LOGS/$1.log:"
+  tail -n 8 "$LOGS/$1.log" | cut -c1-300 >&2
+}
+
 service_is() { [ "$(service_status "$1")" = "$2" ]; }
 all_healthy() { gateway_healthy; }
 
@@ -130,8 +138,8 @@ chaos() { # name pid-file -> sets DOWN_S, RECOVER_S, RESUME_S
   say "restarting with ${RESTART_CMD:-make up}"
   t_restart=$(now_ms)
   restart "$RUN/make-up-$name.log" || { tail -n 20 "$RUN/make-up-$name.log"; die "restarting failed"; }
-  t_up=$(wait_until "every service healthy again" 120 all_healthy)
-  t_progress=$(wait_progress) || die "the sale made no progress within 180 s of restarting $name"
+  t_up=$(wait_until "every service healthy again" 120 all_healthy) || { last_lines "$name"; exit 1; }
+  t_progress=$(wait_progress) || { last_lines "$name"; die "the sale made no progress within 180 s of restarting $name"; }
   DOWN_S=$(awk -v a="$t_kill" -v b="$t_up" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
   RECOVER_S=$(awk -v a="$t_restart" -v b="$t_up" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
   RESUME_S=$(awk -v a="$t_kill" -v b="$t_progress" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
