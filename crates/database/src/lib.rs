@@ -150,3 +150,15 @@ pub async fn ping(pool: &PgPool) -> bool {
         Ok(Ok(_))
     )
 }
+
+/// A `/health` check for `pool`: `Health::new(..).check("database", database::health_check(&pool))`.
+pub fn health_check(
+    pool: &PgPool,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync + 'static
+{
+    let pool = pool.clone();
+    move || {
+        let pool = pool.clone();
+        Box::pin(async move { ping(&pool).await })
+    }
+}

@@ -149,6 +149,20 @@ impl Producer {
             .unwrap_or(false)
     }
 
+    /// A `/health` check: `Health::new(..).check("broker", producer.health_check())`.
+    pub fn health_check(
+        &self,
+    ) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+           + Send
+           + Sync
+           + 'static {
+        let producer = self.clone();
+        move || {
+            let producer = producer.clone();
+            Box::pin(async move { producer.ping(Duration::from_secs(2)).await })
+        }
+    }
+
     pub fn settings(&self) -> &KafkaSettings {
         &self.settings
     }
@@ -189,6 +203,30 @@ impl Producer {
             }),
             Err((error, _)) => Err(BusError::Kafka(error)),
         }
+    }
+
+    /// Enqueue already-encoded JSON without waiting for the acknowledgement:
+    /// messages enqueued one after another keep that order per partition, and
+    /// the caller awaits the returned futures whenever it likes (e.g. in
+    /// another task, so a hot loop is not blocked by broker round trips).
+    /// Fails at once when the local queue is full.
+    pub fn enqueue_raw(
+        &self,
+        base: &str,
+        key: &str,
+        payload: &[u8],
+        message_type: &str,
+        request_id: Option<&str>,
+    ) -> Result<rdkafka::producer::DeliveryFuture, BusError> {
+        let topic = self.settings.topic(base);
+        let headers = outgoing_headers(message_type, request_id);
+        let record = FutureRecord::to(&topic)
+            .key(key)
+            .payload(payload)
+            .headers(headers);
+        self.inner
+            .send_result(record)
+            .map_err(|(error, _)| BusError::Kafka(error))
     }
 
     /// Wait for everything queued to be acknowledged (shutdown).
