@@ -457,3 +457,43 @@ async fn the_first_page_is_cached_and_dropped_on_our_own_writes() {
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+#[tokio::test]
+async fn concurrent_edits_are_never_lost() {
+    let app = TestApp::spawn().await;
+    let owner = app.caller(Role::Organizer);
+    let venue = app.small_venue(&owner, "Oslo").await;
+    let event = app.draft(&owner, &venue, "Racy", json!({})).await;
+    let path = format!("/api/v1/events/{}", id(&event));
+    let edits = (0..8).map(|i| {
+        let app = &app;
+        let owner = &owner;
+        let path = path.clone();
+        async move {
+            app.patch(&path, owner, json!({"title": format!("Racy {i}")}))
+                .await
+        }
+    });
+    let answers = futures::future::join_all(edits).await;
+    let mut applied = 0;
+    for (status, body) in &answers {
+        match status {
+            200 => applied += 1,
+            409 => assert_eq!(
+                problem_type(body),
+                "https://evently.dev/problems/concurrent-modification"
+            ),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(applied >= 1);
+    let (_, read) = app.get(&path, Some(&owner)).await;
+    assert_eq!(
+        read["version"],
+        1 + applied,
+        "every accepted edit is one version: none lost"
+    );
+    assert!(answers
+        .iter()
+        .any(|(s, b)| *s == 200 && b["title"] == read["title"]));
+}

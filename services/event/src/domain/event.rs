@@ -88,7 +88,7 @@ pub struct Event {
 
 // ---- request DTOs -------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PriceRequest {
     pub section_id: SectionId,
     pub price: i64,
@@ -124,7 +124,7 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchEventRequest {
     pub title: Option<String>,
@@ -231,8 +231,8 @@ fn check_times(problems: &mut Problems, event: &Event) {
             problems.add("sales_end", "must be after sales_start");
         }
     }
-    if let Some(start) = event.sales_start {
-        if start >= event.ends_at.unwrap_or(event.starts_at) && event.ends_at.is_some() {
+    if let (Some(start), Some(ends_at)) = (event.sales_start, event.ends_at) {
+        if start >= ends_at {
             problems.add("sales_start", "must be before the event ends");
         }
     }

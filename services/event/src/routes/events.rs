@@ -159,11 +159,11 @@ pub async fn patch(
     body: web::Json<PatchEventRequest>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let mut patch = Some(body.into_inner());
+    let patch = body.into_inner();
     // A new venue, or new prices, are checked against the venue they will be at.
-    let venue = match patch.as_ref().and_then(|p| p.venue_id) {
+    let venue = match patch.venue_id {
         Some(venue_id) => Some(usable_venue(&state, venue_id, &user).await?),
-        None if patch.as_ref().is_some_and(|p| p.prices.is_some()) => {
+        None if patch.prices.is_some() => {
             user.require_organizer()?;
             match state.store.event(id).await? {
                 Some(e) => state.store.venue(e.venue_id).await?,
@@ -174,16 +174,8 @@ pub async fn patch(
     };
     let now = chrono::Utc::now();
     let event = mutate(&state, id, &user, |current| {
-        // The body is consumed by the first attempt that gets this far; a
-        // retry after a lost race re-applies the same request.
-        let request = match patch.take() {
-            Some(p) => p,
-            None => {
-                return Err(Error::Conflict(
-                    "the event changed while it was being edited; retry".into(),
-                ))
-            }
-        };
+        // Applied afresh to the state read on each attempt.
+        let request = patch.clone();
         let venue = venue
             .as_ref()
             .filter(|v| request.venue_id.is_some() || v.id == current.venue_id);
