@@ -52,6 +52,35 @@ pub fn parse_targets(list: &str) -> Result<Vec<Target>, String> {
     Ok(targets)
 }
 
+/// `http://name:port` with a DNS name (not an IP, not `localhost`) as a
+/// `dns://` target, so a plain service URL in docker-compose or k8s follows
+/// `--scale` too. URLs with a path, IPs and `https` stay as they are.
+fn as_dns(target: Target) -> Target {
+    let Target::Url(url) = &target else {
+        return target;
+    };
+    let Some(authority) = url.strip_prefix("http://") else {
+        return target;
+    };
+    if authority.contains('/') || authority.starts_with('[') {
+        return target;
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => match port.parse() {
+            Ok(port) => (host, port),
+            Err(_) => return target,
+        },
+        None => (authority, 80),
+    };
+    if host.parse::<std::net::IpAddr>().is_ok() || host.eq_ignore_ascii_case("localhost") {
+        return target;
+    }
+    Target::Dns {
+        host: host.to_string(),
+        port,
+    }
+}
+
 /// One instance and its recent health.
 #[derive(Debug)]
 pub struct Instance {
@@ -92,7 +121,10 @@ impl Balancer {
     ) -> Result<Self, String> {
         let mut pools = HashMap::new();
         for (upstream, list) in upstreams.all() {
-            let targets = parse_targets(list)?;
+            let mut targets = parse_targets(list)?;
+            if settings.resolve_hostnames {
+                targets = targets.into_iter().map(as_dns).collect();
+            }
             let fixed = targets
                 .iter()
                 .filter_map(|t| match t {
@@ -224,6 +256,11 @@ impl Balancer {
                                 if let Ok(current) = pool.instances.read() {
                                     urls.extend(current.iter().map(|i| i.url.clone()));
                                 }
+                                // Nothing known yet (the service is still starting):
+                                // let the HTTP client resolve the name per connection.
+                                if urls.is_empty() {
+                                    urls.push(format!("http://{host}:{port}"));
+                                }
                                 urls.dedup();
                             }
                         }
@@ -313,6 +350,7 @@ mod tests {
         let settings = BalancingSettings {
             eject_after_failures: 2,
             eject_for_ms: 60_000,
+            resolve_hostnames: false,
             ..Default::default()
         };
         let balancer = Balancer::new(&upstreams("http://e1:1,http://e2:1"), &settings).unwrap();
@@ -346,11 +384,33 @@ mod tests {
         assert!(balancer.pick(Upstream::Event, &[e1, e2]).is_none());
     }
 
+    #[test]
+    fn plain_urls_with_names_are_resolved_unless_told_otherwise() {
+        assert_eq!(
+            as_dns(Target::Url("http://booking-service:8083".into())),
+            Target::Dns {
+                host: "booking-service".into(),
+                port: 8083
+            }
+        );
+        for kept in [
+            "http://127.0.0.1:8083",
+            "http://localhost:8083",
+            "https://booking.example:443",
+            "http://booking-service:8083/prefix",
+        ] {
+            assert_eq!(as_dns(Target::Url(kept.into())), Target::Url(kept.into()));
+        }
+    }
+
     #[tokio::test]
     async fn dns_targets_become_one_instance_per_address() {
         let balancer = Balancer::new(
             &upstreams("dns://127.0.0.1:9999,http://fixed:1"),
-            &BalancingSettings::default(),
+            &BalancingSettings {
+                resolve_hostnames: false,
+                ..Default::default()
+            },
         )
         .unwrap();
         assert_eq!(balancer.instances(Upstream::Event), ["http://fixed:1"]);

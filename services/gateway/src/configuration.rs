@@ -57,6 +57,10 @@ pub struct BalancingSettings {
     /// How often `dns://` instances are resolved again.
     #[serde(default = "default_resolve_interval")]
     pub resolve_interval_ms: u64,
+    /// Treat `http://name:port` (a DNS name, not an IP or `localhost`) like
+    /// `dns://name:port`: every address of the name is an instance.
+    #[serde(default = "default_true")]
+    pub resolve_hostnames: bool,
     /// Consecutive failures (connection error, timeout, 502/503/504) that
     /// take an instance out of rotation.
     #[serde(default = "default_eject_after")]
@@ -75,6 +79,7 @@ impl Default for BalancingSettings {
     fn default() -> Self {
         Self {
             resolve_interval_ms: default_resolve_interval(),
+            resolve_hostnames: true,
             eject_after_failures: default_eject_after(),
             eject_for_ms: default_eject_for(),
             retries: default_retries(),
