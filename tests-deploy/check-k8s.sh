@@ -32,9 +32,7 @@ if unshare -rn true 2>/dev/null; then runner=(unshare -rn); fi
 "${runner[@]}" "$py" -m kubernetes_validate "${args[@]}" "${manifests[@]}"
 echo "ok: ${#manifests[@]} manifest files valid against the Kubernetes schemas${runner:+ (offline)}"
 
-for base in k8s/base; do
-  "$py" tests-deploy/check_k8s.py "$base" "$root"
-done
+"$py" tests-deploy/check_k8s.py k8s/base "$root"
 
 # 3. What `kubectl apply -k` would send, for the base and every overlay: render the
 #    kustomization (kubectl's built-in kustomize) and validate the result too

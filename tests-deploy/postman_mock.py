@@ -1,6 +1,6 @@
 """A minimal in-memory stand-in for the gateway, ONLY to exercise the Postman
-collection's own scripts (token capture, bounded retry loops, variable flow) in CI
-without the stack. It is not a reference implementation and proves nothing about
+collection's own scripts (token capture, bounded retry loops, variable flow) and
+demo-scripts/setup-demo.sh in CI without the stack. It is not a reference implementation and proves nothing about
 the services: tests-deploy/check-postman.sh runs the collection against the real
 gateway too when one is up.
 
@@ -36,6 +36,17 @@ class H(BaseHTTPRequestHandler):
         with L: self._route(m)
     def _route(self, m):
         p = self.path.split("?")[0]; u = self.user()
+        if p == "/health":
+            return self.send(200, {"service": "gateway", "status": "up",
+                                   "services": {n: {"status": "up"} for n in ("auth", "event", "booking", "waitlist", "notification")}})
+        if m == "GET" and p == "/api/v1/venues":
+            if not u: return self.prob(401, "unauthorized")
+            items = [v for v in S["venues"].values() if v["owner"] == u["id"]]
+            return self.send(200, {"items": items, "page": 1, "per_page": 100, "total": len(items)})
+        mm = re.match(r"^/api/v1/venues/([^/]+)$", p)
+        if mm and m == "GET":
+            v = S["venues"].get(mm.group(1))
+            return self.send(200, v) if v else self.prob(404, "not-found")
         if m == "POST" and p == "/api/v1/auth/register":
             b = self.body()
             if any(x["email"] == b["email"] for x in S["users"].values()): return self.prob(409, "email-taken")
@@ -65,7 +76,7 @@ class H(BaseHTTPRequestHandler):
         if m == "POST" and p == "/api/v1/venues":
             if not u: return self.prob(401, "unauthorized")
             if u["role"] != "organizer": return self.prob(403, "forbidden")
-            b = self.body(); v = {"id": str(uuid.uuid4()), "name": b["name"], "sections": []}
+            b = self.body(); v = {"id": str(uuid.uuid4()), "name": b["name"], "owner": u["id"], "sections": []}
             for s in b["sections"]:
                 sec = {"id": str(uuid.uuid4()), "name": s["name"], "kind": s["kind"]}
                 if s["kind"] == "reserved":
@@ -73,6 +84,7 @@ class H(BaseHTTPRequestHandler):
                     sec["capacity"] = len(sec["seats"])
                 else: sec["capacity"] = s["capacity"]
                 v["sections"].append(sec)
+            v["capacity"] = sum(x["capacity"] for x in v["sections"])
             S["venues"][v["id"]] = v
             return self.send(201, v)
         if m == "POST" and p == "/api/v1/events":
@@ -88,7 +100,8 @@ class H(BaseHTTPRequestHandler):
                 e["inv"] = {s["id"]: ({x["id"]: "available" for x in s["seats"]} if s["kind"] == "reserved" else {"free": s["capacity"], "cap": s["capacity"]}) for s in v["sections"]}
                 return self.send(200, e)
             if rest == "" and m == "GET":
-                return self.send(200, e) if e["status"] == "published" else self.prob(404, "not-found")
+                visible = e["status"] == "published" or (u is not None and u["id"] == e["owner"])
+                return self.send(200, e) if visible else self.prob(404, "not-found")
             def avail(s):
                 i = e["inv"][s["id"]]
                 return sum(1 for x in i.values() if x == "available") if s["kind"] == "reserved" else i["free"]
@@ -109,7 +122,10 @@ class H(BaseHTTPRequestHandler):
                 sold = sum(b["quantity"] for b in S["bookings"].values() if b["event_id"] == e["id"] and b["status"] == "confirmed")
                 return self.send(200, {"sold": sold, "held": 0, "available": 0, "revenue": 0, "waitlist": 0})
         if m == "GET" and p == "/api/v1/events":
-            items = [e for e in S["events"].values() if e["status"] == "published"]
+            if "mine=true" in self.path and u:
+                items = [e for e in S["events"].values() if e["owner"] == u["id"]]
+            else:
+                items = [e for e in S["events"].values() if e["status"] == "published"]
             return self.send(200, {"items": items, "page": 1, "per_page": 50, "total": len(items)})
         if m == "POST" and p == "/api/v1/seats/hold":
             k = self.headers.get("Idempotency-Key")
