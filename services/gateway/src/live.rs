@@ -420,7 +420,7 @@ pub struct LiveFeed {
     shutdown: CancellationToken,
 }
 
-/// What `GET /admin/queues/api/live` and the stream's hello say about the feed.
+/// The feed's state, as the topic dashboard's overview shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct FeedStatus {
     pub enabled: bool,
@@ -889,6 +889,53 @@ mod tests {
         assert!(m.take("a").is_none());
         assert!(m.take("b").is_some());
         assert!(m.take("c").is_some());
+    }
+
+    #[tokio::test]
+    async fn watchers_are_counted_capped_and_tidied_up() {
+        let settings = LiveSettings {
+            max_watchers: 2,
+            ..LiveSettings::default()
+        };
+        let feed = LiveFeed::idle(
+            &settings,
+            LiveMetrics::unregistered().unwrap(),
+            CancellationToken::new(),
+        );
+        let event: EventId = EVENT.parse().unwrap();
+        let first = feed.watch(event).unwrap();
+        let mut second = feed.watch(event).unwrap();
+        assert!(matches!(
+            feed.watch(EventId::new()),
+            Err(LiveError::TooManyWatchers)
+        ));
+        assert_eq!(feed.status().watchers, 2);
+        assert_eq!(feed.status().events_watched, 1);
+
+        let mut t = Translator::new(10);
+        let update = t
+            .translate(
+                "booking",
+                Some(EVENT),
+                &envelope("SeatsReleased", json!({"seat_ids": ["C-3"], "quantity": 1})),
+            )
+            .unwrap();
+        feed.publish(&update);
+        drop(first);
+        feed.publish(&update);
+        let receiver = second.receiver.as_mut().unwrap();
+        receiver.recv().await.unwrap();
+        let frame = receiver.recv().await.unwrap();
+        assert!(String::from_utf8_lossy(&frame).contains("\"status\":\"available\""));
+
+        drop(second);
+        assert_eq!(feed.status().watchers, 0);
+        assert_eq!(
+            feed.status().events_watched,
+            0,
+            "the last watcher removes the channel"
+        );
+        assert_eq!(feed.status().updates, 2);
     }
 
     #[test]
