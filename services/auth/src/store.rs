@@ -80,6 +80,55 @@ pub async fn user_by_id(pool: &PgPool, id: UserId) -> Result<Option<User>> {
     row.as_ref().map(user_from_row).transpose()
 }
 
+/// Users whose email contains `email` (case-insensitive) and with `role`,
+/// newest first, and how many match in all.
+#[tracing::instrument(skip(pool))]
+pub async fn list_users(
+    pool: &PgPool,
+    email: Option<&str>,
+    role: Option<Role>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<User>, i64)> {
+    // LIKE wildcards typed by the admin are matched literally.
+    let pattern = email.map(|e| {
+        let escaped = e
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let role = role.map(|r| r.as_str());
+    let rows = sqlx::query(
+        "SELECT id, email, name, role, created_at, count(*) OVER () AS total FROM users
+         WHERE ($1::text IS NULL OR lower(email) LIKE $1)
+           AND ($2::text IS NULL OR role = $2)
+         ORDER BY created_at DESC, id DESC OFFSET $3 LIMIT $4",
+    )
+    .bind(pattern.as_deref())
+    .bind(role)
+    .bind(offset)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let total = match rows.first() {
+        Some(row) => row.try_get("total")?,
+        None => {
+            sqlx::query_scalar(
+                "SELECT count(*) FROM users WHERE ($1::text IS NULL OR lower(email) LIKE $1)
+               AND ($2::text IS NULL OR role = $2)",
+            )
+            .bind(pattern.as_deref())
+            .bind(role)
+            .fetch_one(pool)
+            .await?
+        }
+    };
+    let users = rows.iter().map(user_from_row).collect::<Result<_>>()?;
+    Ok((users, total))
+}
+
 #[tracing::instrument(skip(pool))]
 pub async fn set_role(pool: &PgPool, id: UserId, role: Role) -> Result<Option<User>> {
     let row = sqlx::query(

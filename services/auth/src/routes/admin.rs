@@ -5,8 +5,58 @@ use crate::domain::RoleBody;
 use crate::error::{Error, Result};
 use crate::store;
 use actix_web::{web, HttpResponse};
-use common_types::{Role, UserId};
+use common_types::{FieldError, Page, PageQuery, Role, UserId};
+use serde::Deserialize;
 use service_http::AuthUser;
+
+#[derive(Debug, Deserialize)]
+pub struct UserQuery {
+    /// Part of an email, matched case-insensitively.
+    pub email: Option<String>,
+    pub role: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Find users, e.g. the id of an account to grant a role to.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.id))]
+pub async fn list_users(
+    state: web::Data<AuthState>,
+    caller: AuthUser,
+    query: web::Query<UserQuery>,
+) -> Result<HttpResponse> {
+    caller.require_admin()?;
+    let query = query.into_inner();
+    let page = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    }
+    .resolve()
+    .map_err(|e| FieldError::new("per_page", e.to_string()))?;
+    let role = query
+        .role
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            r.parse::<Role>()
+                .map_err(|e| FieldError::new("role", e.to_string()))
+        })
+        .transpose()?;
+    let email = query
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let (items, total) =
+        store::list_users(&state.pool, email, role, page.offset(), page.limit()).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total: total.max(0) as u64,
+    }))
+}
 
 #[tracing::instrument(skip(state, caller), fields(caller = %caller.id))]
 pub async fn get_user(

@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api/v1/admin/users")
+                .route("", web::get().to(admin::list_users))
                 .route("/{id}", web::get().to(admin::get_user))
                 .route("/{id}/role", web::patch().to(admin::set_role)),
         );
