@@ -436,3 +436,160 @@ impl CatalogStore for MongoCatalog {
         )
     }
 }
+
+/// No MongoDB runs on the development machines, so the conversions the
+/// adapter relies on are checked here through real BSON bytes; the contract
+/// suite covers the queries when `MONGODB_URI` is set.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::domain::event::{CreateEventRequest, PriceRequest};
+    use crate::domain::search::EventSearch;
+    use crate::domain::venue::{RowPlan, SectionPlan, VenueContent};
+    use common_types::messages::lifecycle::LifecycleEvent;
+
+    fn published() -> (Venue, Event) {
+        let venue = Venue::create(
+            UserId::new(),
+            VenueContent {
+                name: "Hall".into(),
+                city: "Oslo".into(),
+                address: None,
+                sections: vec![
+                    (
+                        "Stalls".into(),
+                        SectionPlan::Reserved {
+                            rows: vec![RowPlan {
+                                label: "A".into(),
+                                seats: 3,
+                            }],
+                        },
+                    ),
+                    ("Floor".into(), SectionPlan::General { capacity: 7 }),
+                ],
+            },
+            Utc::now(),
+        );
+        let draft = Event::create(
+            CreateEventRequest {
+                title: "Show".into(),
+                description: None,
+                category: "music".into(),
+                venue_id: venue.id,
+                starts_at: Utc::now() + chrono::Duration::days(2),
+                ends_at: None,
+                currency: "EUR".into(),
+                prices: venue
+                    .sections
+                    .iter()
+                    .map(|s| PriceRequest {
+                        section_id: s.id,
+                        price: 1_250,
+                    })
+                    .collect(),
+                max_tickets_per_user: Some(2),
+                sales_start: None,
+                sales_end: None,
+            },
+            &venue,
+            venue.organizer_id,
+            Utc::now(),
+        )
+        .unwrap();
+        let (event, _) = draft.published(&venue, Utc::now()).unwrap();
+        (venue, event)
+    }
+
+    /// Through encoded BSON, as a document would come back from the server.
+    fn over_the_wire(document: &Document) -> Document {
+        let bytes = bson::to_vec(document).unwrap();
+        bson::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn venues_and_events_survive_bson() {
+        let (venue, event) = published();
+        let stored = over_the_wire(&MongoCatalog::venue_document(&venue).unwrap());
+        assert_eq!(stored.get_str("_id").unwrap(), venue.id.to_string());
+        assert_eq!(MongoCatalog::venue_from(stored).unwrap(), venue);
+
+        let mut document = doc! {"_id": event.id.to_string()};
+        document.extend(MongoCatalog::event_fields(&event).unwrap());
+        let stored = over_the_wire(&document);
+        assert!(
+            matches!(stored.get("starts_at"), Some(Bson::DateTime(_))),
+            "dates are BSON dates"
+        );
+        assert_eq!(stored.get_i64("version").unwrap(), event.version);
+        assert_eq!(
+            MongoCatalog::event_from(stored).unwrap(),
+            event,
+            "layout included"
+        );
+
+        let draft = Event {
+            layout: None,
+            ..event
+        };
+        let mut document = doc! {"_id": draft.id.to_string()};
+        document.extend(MongoCatalog::event_fields(&draft).unwrap());
+        assert_eq!(
+            MongoCatalog::event_from(over_the_wire(&document)).unwrap(),
+            draft
+        );
+    }
+
+    #[test]
+    fn outbox_entries_survive_bson() {
+        let (_, event) = published();
+        let message = OutboxMessage::lifecycle(
+            LifecycleEvent::EventCancelled {
+                event_id: event.id,
+                organizer_id: event.organizer_id,
+                title: event.title.clone(),
+                reason: None,
+            },
+            Some("req".into()),
+        )
+        .unwrap();
+        let stored = over_the_wire(&outbox_entry(&message));
+        assert_eq!(outbox_from(&stored).unwrap(), message);
+        let anonymous = OutboxMessage {
+            request_id: None,
+            ..message
+        };
+        assert_eq!(
+            outbox_from(&over_the_wire(&outbox_entry(&anonymous))).unwrap(),
+            anonymous
+        );
+    }
+
+    #[test]
+    fn search_filters_use_the_indexed_fields() {
+        let search = EventSearch::parse(
+            serde_json::from_value(serde_json::json!({
+                "q": "jazz", "category": "Music", "city": "Oslo",
+                "from": "2030-01-01T00:00:00Z", "to": "2030-02-01T00:00:00Z"
+            }))
+            .unwrap(),
+            None,
+        )
+        .unwrap();
+        let filter = MongoCatalog::filter(&search);
+        assert_eq!(filter.get_str("status").unwrap(), "published");
+        assert_eq!(
+            filter
+                .get_document("$text")
+                .unwrap()
+                .get_str("$search")
+                .unwrap(),
+            "jazz"
+        );
+        assert_eq!(filter.get_str("category").unwrap(), "music");
+        assert_eq!(filter.get_str("city_key").unwrap(), "oslo");
+        let range = filter.get_document("starts_at").unwrap();
+        assert!(matches!(range.get("$gte"), Some(Bson::DateTime(_))));
+        assert!(matches!(range.get("$lte"), Some(Bson::DateTime(_))));
+    }
+}
