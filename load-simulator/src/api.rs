@@ -324,6 +324,8 @@ struct Accepted {
 pub struct Api {
     http: reqwest::Client,
     base: String,
+    /// First wait before polling a 202; doubles up to `POLL_MAX` so a
+    /// backlog of pending requests does not become a storm of polls.
     poll_interval: Duration,
     poll_deadline: Duration,
 }
@@ -345,7 +347,7 @@ impl Api {
         Ok(Self {
             http,
             base,
-            poll_interval: Duration::from_millis(20),
+            poll_interval: Duration::from_millis(25),
             poll_deadline: Duration::from_secs(30),
         })
     }
@@ -654,9 +656,12 @@ impl Api {
                 })
             }
         };
+        const POLL_MAX: Duration = Duration::from_millis(400);
         let deadline = Instant::now() + self.poll_deadline;
+        let mut wait = self.poll_interval;
         loop {
-            tokio::time::sleep(self.poll_interval).await;
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(POLL_MAX);
             let response = self
                 .http
                 .get(self.url(&status_url))

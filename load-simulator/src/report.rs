@@ -101,11 +101,18 @@ pub struct RunSummary {
     pub invariants: InvariantReport,
     /// Whether the invariants were read back (not with `--no-verify`).
     pub verified: bool,
+    /// Why the read-back could not be done, if it could not.
+    pub verify_error: Option<String>,
     /// Unexpected answers: (problem slug, count, first detail).
     pub failures: Vec<(String, u64, String)>,
 }
 
 impl RunSummary {
+    /// The run counts as passed: read back (unless skipped) with no violation.
+    pub fn passed(&self) -> bool {
+        self.verify_error.is_none() && self.invariants.ok()
+    }
+
     pub fn errors_5xx(&self) -> u64 {
         self.hold.count_where(|s| s >= 500) + self.confirm.count_where(|s| s >= 500)
     }
@@ -173,7 +180,7 @@ impl From<&RunSummary> for JsonSummary {
             last_hold_seconds: r.last_hold_seconds.map(|s| round(s, 3)),
             confirm_p50_ms: round(r.confirm.p50_ms, 3),
             transport_errors: r.transport_errors(),
-            invariants_ok: r.verified && r.invariants.ok(),
+            invariants_ok: r.verified && r.passed(),
         }
     }
 }
@@ -253,6 +260,13 @@ pub fn render(r: &RunSummary) -> String {
         let _ = writeln!(out, "  unexpected: {slug} ×{n} (first: {detail})");
     }
     let inv = &r.invariants;
+    if let Some(error) = &r.verify_error {
+        let _ = writeln!(
+            out,
+            "  invariants NOT CHECKED, the read-back failed: {error}"
+        );
+        return out;
+    }
     if !r.verified {
         let _ = writeln!(out, "  invariants not checked (--no-verify)");
         return out;

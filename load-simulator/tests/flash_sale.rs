@@ -254,6 +254,7 @@ fn histograms_become_the_json_figures() {
         last_hold_seconds: Some(2.0),
         invariants: Default::default(),
         verified: true,
+        verify_error: None,
         failures: vec![],
     };
     let json = JsonSummary::from(&summary);

@@ -243,6 +243,7 @@ impl Target {
             last_hold_seconds: self.hold.last_ok().map(|d| d.as_secs_f64()),
             invariants: Default::default(),
             verified: false,
+            verify_error: None,
             failures: self.failures.snapshot(),
         }
     }
@@ -643,14 +644,30 @@ impl Engine {
     }
 }
 
-/// Preflight: a readable error when the gateway is not there.
+/// Preflight: a readable error when the gateway is not there, a one-line
+/// warning naming the services that are not up.
 pub async fn check_gateway(api: &Api) -> Result<(), ApiError> {
     let (status, body) = api.health().await?;
     if status != 200 {
+        let down: Vec<String> = body
+            .get("services")
+            .and_then(|s| s.as_object())
+            .map(|services| {
+                services
+                    .iter()
+                    .filter(|(_, v)| v.get("status").and_then(|s| s.as_str()) != Some("up"))
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         eprintln!(
-            "warning: {}/health answered {status}; some services may be down:\n{}",
+            "warning: {}/health answered {status}; not up: {}",
             api.base(),
-            serde_json::to_string_pretty(&body).unwrap_or_default()
+            if down.is_empty() {
+                "(unknown)".to_string()
+            } else {
+                down.join(", ")
+            }
         );
     }
     Ok(())

@@ -96,11 +96,19 @@ pub(crate) async fn timed_phase(
     let mut summaries: Vec<RunSummary> =
         targets.iter().map(|t| t.summary(&mode, elapsed)).collect();
     if !load.no_verify {
-        let reports =
-            verify::verify(api, organizer, &targets, &users, load.prepare_concurrency).await?;
-        for (summary, report) in summaries.iter_mut().zip(reports) {
-            summary.invariants = report;
-            summary.verified = true;
+        // A failed read-back must not lose the figures: report it and fail the run.
+        match verify::verify(api, organizer, &targets, &users, load.prepare_concurrency).await {
+            Ok(reports) => {
+                for (summary, report) in summaries.iter_mut().zip(reports) {
+                    summary.invariants = report;
+                    summary.verified = true;
+                }
+            }
+            Err(e) => {
+                for summary in &mut summaries {
+                    summary.verify_error = Some(format!("{e:#}"));
+                }
+            }
         }
     }
     Ok(summaries)

@@ -20,5 +20,5 @@ pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<
 
 /// Whether every event passed its invariant check.
 pub fn all_ok(summaries: &[RunSummary]) -> bool {
-    summaries.iter().all(|s| s.invariants.ok())
+    summaries.iter().all(RunSummary::passed)
 }

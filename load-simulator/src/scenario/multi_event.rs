@@ -195,6 +195,7 @@ fn combined(targets: &[Arc<Target>], summaries: &[RunSummary]) -> RunSummary {
         last_hold_seconds: None,
         invariants,
         verified: summaries.iter().all(|s| s.verified),
+        verify_error: summaries.iter().find_map(|s| s.verify_error.clone()),
         failures: Vec::new(),
     }
 }

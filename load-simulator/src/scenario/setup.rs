@@ -250,7 +250,7 @@ pub async fn prepare_users(
 }
 
 /// Retry a setup call on 429, 5xx and dropped connections, a few times.
-async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<T>
+pub(crate) async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>>,

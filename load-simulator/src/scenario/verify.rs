@@ -4,7 +4,7 @@
 use crate::api::{Api, Booking};
 use crate::invariants::{self, InvariantReport, SectionState, SoldBooking};
 use crate::scenario::engine::Target;
-use crate::scenario::setup::User;
+use crate::scenario::setup::{with_retries, User};
 use anyhow::Context as _;
 use futures::{StreamExt as _, TryStreamExt as _};
 use std::sync::Arc;
@@ -24,30 +24,33 @@ pub async fn verify(
     );
     let bookings: Vec<Booking> = futures::stream::iter(users)
         .map(|user| async move {
-            let token = user.token();
-            match api.my_bookings(&token).await {
-                Err(e) if e.status() == Some(401) => {
-                    user.reauthenticate(api).await?;
-                    api.my_bookings(&user.token()).await
+            with_retries("read a user's bookings", || async {
+                match api.my_bookings(&user.token()).await {
+                    Err(e) if e.status() == Some(401) => {
+                        user.reauthenticate(api).await?;
+                        api.my_bookings(&user.token()).await
+                    }
+                    other => other,
                 }
-                other => other,
-            }
+            })
+            .await
         })
         .buffer_unordered(concurrency.max(1))
-        .map_ok(futures::stream::iter)
-        .map_ok(|s| s.map(Ok::<_, crate::api::ApiError>))
-        .try_flatten()
-        .try_collect()
+        .try_collect::<Vec<Vec<Booking>>>()
         .await
-        .context("reading the users' bookings back")?;
+        .context("reading the users' bookings back")?
+        .into_iter()
+        .flatten()
+        .collect();
 
     let mut reports = Vec::with_capacity(targets.len());
     for target in targets {
         let event = target.on_sale.event_id;
-        let layout = api
-            .venue_layout(Some(organizer_token), event)
-            .await
-            .with_context(|| format!("reading the layout of {}", target.on_sale.name))?;
+        let layout = with_retries("read the layout", || {
+            api.venue_layout(Some(organizer_token), event)
+        })
+        .await
+        .with_context(|| format!("reading the layout of {}", target.on_sale.name))?;
         let sections = SectionState::from_layout(&layout);
         let sold = SoldBooking::confirmed_of(event, &bookings);
         reports.push(invariants::check(&sections, &sold, &target.acknowledged()));

@@ -26,6 +26,8 @@ enum Section {
 #[derive(Default)]
 struct Inventory {
     section: Option<Section>,
+    /// The double-sell fault: A-1 is also always offered as available.
+    double_sell: bool,
     /// Reserved: seat → "held" | "booked".
     seats: HashMap<String, &'static str>,
     ga_taken: u64,
@@ -119,6 +121,7 @@ async fn publish(fake: web::Data<Fake>, path: web::Path<Uuid>) -> HttpResponse {
         *path,
         Inventory {
             section: Some(section),
+            double_sell: fake.faults.double_sell_first_seat,
             ..Inventory::default()
         },
     );
@@ -130,7 +133,7 @@ fn available(inv: &Inventory) -> (Uuid, u64, Vec<String>, u64) {
         Section::Reserved { id, seats } => {
             let free: Vec<String> = seats
                 .iter()
-                .filter(|s| !inv.seats.contains_key(*s))
+                .filter(|s| !inv.seats.contains_key(*s) || (inv.double_sell && *s == "A-1"))
                 .cloned()
                 .collect();
             (*id, free.len() as u64, free, seats.len() as u64)
