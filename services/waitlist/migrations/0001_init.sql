@@ -15,6 +15,9 @@ CREATE TABLE entries (
                        CHECK (status IN ('waiting', 'offered', 'accepted', 'expired', 'left')),
     -- An OfferHold was sent for this entry and its outcome is not known yet.
     pending_request_id UUID,
+    -- What that OfferHold offers ({section_id, seat_ids, quantity, price}), so a
+    -- refusal can pass the seats on to the next entry.
+    pending_offer      JSONB,
     hold_id            UUID,
     offer_seats        JSONB,
     offer_section_id   UUID,

@@ -7,7 +7,9 @@
 //! that was not stored.
 
 use crate::store::{self, EntryRow, Offer};
-use common_types::messages::booking::{BookingCommand, BookingOutcome, SeatSelection};
+use common_types::messages::booking::{
+    BookingCommand, BookingOutcome, RejectReason, SeatSelection,
+};
 use common_types::messages::waitlist::WaitlistEvent;
 use common_types::{
     topics, BookingId, Envelope, EventId, HoldId, RequestId, SeatId, SectionId, UserId,
@@ -172,13 +174,41 @@ impl Offers {
                     store::sync_activation(&mut tx, *event_id).await?;
                 }
             }
-            BookingOutcome::HoldRejected { request_id, .. }
-            | BookingOutcome::CommandFailed { request_id, .. } => {
+            BookingOutcome::HoldRejected {
+                request_id, reason, ..
+            }
+            | BookingOutcome::CommandFailed {
+                request_id, reason, ..
+            } => {
                 if let Some(entry) = store::entry_by_pending(&mut tx, request_id.as_uuid()).await? {
-                    // The seats were not there after all; the entry keeps its place.
-                    tracing::warn!(entry_id = %entry.id, "offer hold was refused; entry keeps waiting");
-                    store::set_pending(&mut tx, entry.id, None).await?;
+                    let pending: Option<store::PendingOffer> = entry
+                        .pending_offer
+                        .clone()
+                        .and_then(|v| serde_json::from_value(v).ok());
+                    match pending {
+                        Some(pending) if *reason != RejectReason::NotParked => {
+                            // This entry cannot take seats (its ticket limit, a
+                            // cancelled event...): its wait ends, and the seats,
+                            // still parked, go to the next matching entry.
+                            tracing::warn!(entry_id = %entry.id, reason = reason.as_str(), "offer refused for the entry; passing the seats on");
+                            store::set_status(&mut tx, entry.id, "expired", None).await?;
+                            store::sync_activation(&mut tx, event_id).await?;
+                            self.offer(&mut tx, event_id, &pending.seats, pending.price)
+                                .await?;
+                        }
+                        _ => {
+                            // The seats were not parked any more: nothing to pass
+                            // on, and the entry keeps its place.
+                            tracing::warn!(entry_id = %entry.id, reason = reason.as_str(), "offer refused; entry keeps waiting");
+                            store::set_pending(&mut tx, entry.id, None).await?;
+                        }
+                    }
                 }
+            }
+            BookingOutcome::EventSalesClosed { event_id } => {
+                let ended = store::end_all(&mut tx, *event_id).await?;
+                tracing::info!(ended, "event cancelled; its waitlist is closed");
+                store::sync_activation(&mut tx, *event_id).await?;
             }
             BookingOutcome::HoldExpired {
                 hold_id, event_id, ..
@@ -261,12 +291,16 @@ impl Offers {
             };
             free -= wanted;
             let request_id = RequestId::new();
-            store::set_pending(
-                tx,
-                entry.id,
-                Some((request_id.as_uuid(), seats.section_id.as_uuid())),
-            )
-            .await?;
+            let offered = SeatSelection {
+                section_id: seats.section_id,
+                seat_ids: taken,
+                quantity: wanted,
+            };
+            let pending = store::PendingOffer {
+                seats: offered.clone(),
+                price,
+            };
+            store::set_pending(tx, entry.id, Some((request_id.as_uuid(), &pending))).await?;
             tracing::info!(entry_id = %entry.id, quantity = wanted, "offering freed seats");
             store::enqueue(
                 tx,
@@ -277,11 +311,7 @@ impl Offers {
                     event_id,
                     user_id: UserId(entry.user_id),
                     waitlist_entry_id: WaitlistEntryId(entry.id),
-                    seats: SeatSelection {
-                        section_id: seats.section_id,
-                        seat_ids: taken,
-                        quantity: wanted,
-                    },
+                    seats: offered,
                     ttl_secs: self.offer_ttl_secs,
                 },
             )
@@ -322,6 +352,7 @@ fn relevant(outcome: &BookingOutcome) -> bool {
             | BookingOutcome::HoldExpired { .. }
             | BookingOutcome::HoldReleased { .. }
             | BookingOutcome::BookingConfirmed { .. }
+            | BookingOutcome::EventSalesClosed { .. }
     )
 }
 

@@ -5,7 +5,7 @@
 
 use crate::domain::Join;
 use chrono::{DateTime, Utc};
-use common_types::messages::booking::BookingCommand;
+use common_types::messages::booking::{BookingCommand, SeatSelection};
 use common_types::{topics, Envelope, EventId, MessageType, UserId, WaitlistEntryId};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -22,6 +22,7 @@ pub struct EntryRow {
     pub max_price: Option<i64>,
     pub status: String,
     pub pending_request_id: Option<Uuid>,
+    pub pending_offer: Option<serde_json::Value>,
     pub hold_id: Option<Uuid>,
     pub offer_seats: Option<serde_json::Value>,
     pub offer_section_id: Option<Uuid>,
@@ -34,7 +35,7 @@ pub struct EntryRow {
 }
 
 const COLUMNS: &str = "id, seq, event_id, user_id, quantity, section_id, max_price, status,
-    pending_request_id, hold_id, offer_seats, offer_section_id, offer_quantity, offer_total,
+    pending_request_id, pending_offer, hold_id, offer_seats, offer_section_id, offer_quantity, offer_total,
     offer_currency, offer_expires_at, booking_id, created_at";
 
 /// Serialize work on one event's waitlist until the transaction ends.
@@ -239,23 +240,49 @@ pub async fn first_match(
     .await
 }
 
-/// Mark an OfferHold (request id, section offered) as sent for the entry, or clear it.
+/// Seats offered to an entry whose hold is not placed yet.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PendingOffer {
+    pub seats: SeatSelection,
+    /// Price per ticket, minor units.
+    pub price: i64,
+}
+
+/// Mark an OfferHold as sent for the entry (its request id and seats), or clear it.
 pub async fn set_pending(
     conn: &mut PgConnection,
     entry_id: Uuid,
-    pending: Option<(Uuid, Uuid)>,
+    pending: Option<(Uuid, &PendingOffer)>,
 ) -> sqlx::Result<()> {
+    let offer = pending
+        .map(|(_, offer)| serde_json::to_value(offer))
+        .transpose()
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
-        "UPDATE entries SET pending_request_id = $2,
-                offer_section_id = COALESCE($3, offer_section_id), updated_at = now()
+        "UPDATE entries SET pending_request_id = $2, pending_offer = $3,
+                offer_section_id = COALESCE($4, offer_section_id), updated_at = now()
           WHERE id = $1",
     )
     .bind(entry_id)
     .bind(pending.map(|p| p.0))
-    .bind(pending.map(|p| p.1))
+    .bind(offer)
+    .bind(pending.map(|p| p.1.seats.section_id.as_uuid()))
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// End every live entry of an event (it was cancelled); returns how many.
+pub async fn end_all(conn: &mut PgConnection, event_id: EventId) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE entries SET status = 'expired', pending_request_id = NULL, pending_offer = NULL,
+                updated_at = now()
+          WHERE event_id = $1 AND status IN ('waiting', 'offered')",
+    )
+    .bind(event_id.as_uuid())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The offer hold exists: the entry is `offered`.
@@ -276,7 +303,7 @@ pub async fn set_offered(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE entries
-            SET status = 'offered', pending_request_id = NULL, hold_id = $2, offer_seats = $3,
+            SET status = 'offered', pending_request_id = NULL, pending_offer = NULL, hold_id = $2, offer_seats = $3,
                 offer_section_id = $4, offer_quantity = $5, offer_total = $6, offer_currency = $7,
                 offer_expires_at = $8, updated_at = now()
           WHERE id = $1",
@@ -302,7 +329,7 @@ pub async fn set_status(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE entries SET status = $2, booking_id = COALESCE($3, booking_id),
-                pending_request_id = NULL, updated_at = now()
+                pending_request_id = NULL, pending_offer = NULL, updated_at = now()
           WHERE id = $1",
     )
     .bind(entry_id)

@@ -8,7 +8,9 @@
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use chrono::Utc;
-use common_types::messages::booking::{BookingCommand, BookingOutcome, SeatSelection};
+use common_types::messages::booking::{
+    BookingCommand, BookingOutcome, RejectReason, SeatSelection,
+};
 use common_types::messages::waitlist::WaitlistEvent;
 use common_types::{
     topics, BookingId, Currency, Envelope, EventId, HoldId, RequestId, Role, SeatId, SectionId,
@@ -35,6 +37,8 @@ struct TestApp {
     producer: Producer,
     stock: Stock,
     commands: Arc<Mutex<Vec<BookingCommand>>>,
+    /// Users whose offers booking refuses (as for a ticket limit).
+    refused: Arc<Mutex<Vec<UserId>>>,
     waitlist_events: Arc<Mutex<Vec<WaitlistEvent>>>,
     shutdown: CancellationToken,
 }
@@ -93,6 +97,7 @@ async fn fake_booking_processor(
     consumer: StreamConsumer,
     producer: Producer,
     commands: Arc<Mutex<Vec<BookingCommand>>>,
+    refused: Arc<Mutex<Vec<UserId>>>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -113,6 +118,27 @@ async fn fake_booking_processor(
             ttl_secs,
         } = &envelope.payload
         {
+            if refused.lock().unwrap().contains(user_id) {
+                let rejected = Envelope::new(BookingOutcome::HoldRejected {
+                    request_id: *request_id,
+                    event_id: *event_id,
+                    reason: RejectReason::TicketLimit,
+                    detail: "over the ticket limit".into(),
+                    unavailable_seats: vec![],
+                    waitlist_entry_id: Some(*waitlist_entry_id),
+                });
+                producer
+                    .publish(
+                        topics::BOOKING_EVENTS,
+                        &event_id.to_string(),
+                        &rejected,
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                commands.lock().unwrap().push(envelope.payload);
+                continue;
+            }
             let placed = Envelope::new(BookingOutcome::HoldPlaced {
                 request_id: *request_id,
                 hold_id: HoldId::new(),
@@ -170,10 +196,12 @@ async fn spawn_app() -> TestApp {
 
     let producer = Producer::new(&kafka).unwrap();
     let commands = Arc::new(Mutex::new(Vec::new()));
+    let refused = Arc::new(Mutex::new(Vec::new()));
     tokio::spawn(fake_booking_processor(
         reader(&kafka, "fake-booking", topics::BOOKING_CREATE),
         producer.clone(),
         commands.clone(),
+        refused.clone(),
         shutdown.clone(),
     ));
     let waitlist_events = Arc::new(Mutex::new(Vec::new()));
@@ -189,6 +217,7 @@ async fn spawn_app() -> TestApp {
         producer,
         stock,
         commands,
+        refused,
         waitlist_events,
         shutdown,
     }
@@ -711,5 +740,49 @@ async fn leaving_with_an_offer_releases_its_hold() {
     app.wait_commands("ReleaseHold", 1, |c| {
         matches!(c, BookingCommand::ReleaseHold { hold_id, user_id, .. } if *hold_id == hold && *user_id == b.id)
     })
+    .await;
+}
+
+#[tokio::test]
+async fn an_offer_booking_refuses_passes_the_seats_to_the_next_entry() {
+    let app = spawn_app().await;
+    let section = SectionId::new();
+    let event = app.sold_out(&[section]);
+    let (b, c) = (app.customer(), app.customer());
+    app.refused.lock().unwrap().push(b.id);
+    app.join(&b, json!({"event_id": event, "quantity": 1}))
+        .await;
+    app.join(&c, json!({"event_id": event, "quantity": 1}))
+        .await;
+    app.booking_says(event, released(event, section, &["A-1"], 5000))
+        .await;
+    let offer = app.wait_status(&c, event, "offered").await;
+    assert_eq!(offer["offer"]["seats"], json!(["A-1"]));
+    let (_, refused) = app.status(&b, event).await;
+    assert_eq!(refused["status"], "expired");
+    let offers: Vec<UserId> = app.offers().into_iter().map(|(u, _)| u).collect();
+    assert_eq!(offers, vec![b.id, c.id]);
+    assert_eq!(
+        app.count_commands(|c| matches!(c, BookingCommand::ReturnToSale { .. })),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_event_closes_its_waitlist() {
+    let app = spawn_app().await;
+    let section = SectionId::new();
+    let event = app.sold_out(&[section]);
+    let b = app.customer();
+    app.join(&b, json!({"event_id": event, "quantity": 1}))
+        .await;
+    app.booking_says(event, BookingOutcome::EventSalesClosed { event_id: event })
+        .await;
+    app.wait_status(&b, event, "expired").await;
+    app.wait_commands(
+        "WaitlistDeactivated",
+        1,
+        |c| matches!(c, BookingCommand::WaitlistDeactivated { event_id } if *event_id == event),
+    )
     .await;
 }
