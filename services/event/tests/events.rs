@@ -497,3 +497,46 @@ async fn concurrent_edits_are_never_lost() {
         .iter()
         .any(|(s, b)| *s == 200 && b["title"] == read["title"]));
 }
+
+#[tokio::test]
+async fn a_published_event_completes_and_then_stays_as_it_is() {
+    let app = TestApp::spawn().await;
+    let owner = app.caller(Role::Organizer);
+    let venue = app.small_venue(&owner, "Oslo").await;
+    let event = app.draft(&owner, &venue, "Done", json!({})).await;
+    let path = format!("/api/v1/events/{}", id(&event));
+    assert_eq!(
+        app.post(&format!("{path}/complete"), &owner, json!({}))
+            .await
+            .0,
+        409,
+        "a draft never took place"
+    );
+    assert_eq!(
+        app.post(&format!("{path}/publish"), &owner, json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, done) = app
+        .post(&format!("{path}/complete"), &owner, json!({}))
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "completed");
+    assert_eq!(
+        app.post(&format!("{path}/cancel"), &owner, json!({}))
+            .await
+            .0,
+        409
+    );
+    assert_eq!(
+        app.patch(&path, &owner, json!({"title": "Again"})).await.0,
+        409
+    );
+    assert_eq!(
+        app.get(&path, None).await.0,
+        404,
+        "only published events are public"
+    );
+    assert_eq!(app.get(&path, Some(&owner)).await.1["status"], "completed");
+}
