@@ -154,6 +154,17 @@ test("the monitor shows holds and bookings made through the API as they happen",
     await page.waitForSelector(`[data-section-id="${event.general.id}"][data-available="17"]`, { timeout: 5000 });
     await page.waitForFunction(() => document.getElementById("count-held").textContent === "3", null, { timeout: 5000 });
 
+    // Someone takes the rest of the floor; the next person joins its waitlist.
+    const rival = await user("customer");
+    expectStatus("hold the rest of the floor", await api("POST", "/api/v1/seats/hold",
+      { event_id: event.id, section_id: event.general.id, quantity: 17 }, rival), 201);
+    await page.waitForSelector(`[data-section-id="${event.general.id}"][data-available="0"]`, { timeout: 5000 });
+    const waiting = await user("customer");
+    expectStatus("join the waitlist", await api("POST", "/api/v1/waitlist/join",
+      { event_id: event.id, quantity: 2, preferences: { section_id: event.general.id } }, waiting), 201);
+    await page.waitForFunction(() => document.getElementById("count-waitlist").textContent === "≈1", null, { timeout: 5000 });
+    await page.waitForFunction(() => /Joined/.test(document.getElementById("log").textContent), null, { timeout: 5000 });
+
     await page.screenshot({ path: new URL("monitor.png", ARTIFACTS).pathname });
     assert.deepEqual(errors, [], "no script errors on the page");
   } finally {
