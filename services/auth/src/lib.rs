@@ -4,6 +4,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod metrics;
 pub mod outbox;
 pub mod password;
 pub mod routes;

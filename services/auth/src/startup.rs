@@ -53,6 +53,8 @@ impl Application {
             bootstrap_admin(&pool, &hasher, email, password).await?;
             outbox.notify();
         }
+        let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
+        let auth_metrics = crate::metrics::AuthMetrics::register(metrics.registry())?;
         let state = web::Data::new(AuthState {
             pool: pool.clone(),
             hasher,
@@ -66,6 +68,7 @@ impl Application {
             outbox: outbox.clone(),
             throttle: settings.login_throttle.clone(),
             trust_forwarded_for: settings.trust_forwarded_for,
+            metrics: auth_metrics,
         });
 
         // The relay stops after the HTTP server, so messages committed by the
@@ -79,7 +82,6 @@ impl Application {
             settings.login_throttle.window_secs as f64,
         ));
 
-        let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
         let health = web::Data::new(
             Health::new(SERVICE)
                 .check("database", {

@@ -297,6 +297,19 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     // ...and the whole family died with it, including the newest token.
     let after = refresh(second["refresh_token"].clone()).await;
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("evently_auth_refresh_token_reuse_total{service=\"auth\"} 1"),
+        "{metrics}"
+    );
 
     // Another login is another family, unaffected.
     let other = app.tokens("rot@example.com").await;

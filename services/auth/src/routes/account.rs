@@ -89,6 +89,7 @@ pub async fn login(
     if let Some(seconds) =
         store::locked_for(&state.pool, &[account_key.clone(), address_key.clone()]).await?
     {
+        state.metrics.login("throttled");
         return Err(Error::Throttled(seconds.ceil().max(1.0) as u64));
     }
 
@@ -118,6 +119,7 @@ pub async fn login(
             lockout,
         )
         .await?;
+        state.metrics.login("invalid_credentials");
         tracing::info!("login failed");
         return Err(Error::InvalidCredentials);
     };
@@ -133,6 +135,7 @@ pub async fn login(
         state.tokens.refresh_ttl_secs,
     )
     .await?;
+    state.metrics.login("success");
     tracing::info!(user_id = %user.id, "login succeeded");
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
@@ -155,6 +158,7 @@ pub async fn refresh(
         let revoked = store::revoke_family(&mut tx, stored.family).await?;
         tx.commit().await?;
         if stored.used {
+            state.metrics.refresh_reuse();
             tracing::warn!(user_id = %stored.user, family = %stored.family, revoked, "refresh token reuse detected; family revoked");
         }
         return Err(Error::InvalidRefreshToken);

@@ -5,6 +5,7 @@ pub(crate) use account::announce_registration as announce;
 mod admin;
 
 use crate::configuration::LoginThrottleSettings;
+use crate::metrics::AuthMetrics;
 use crate::outbox::OutboxSignal;
 use crate::password::PasswordHasherService;
 use crate::tokens::TokenIssuer;
@@ -19,6 +20,7 @@ pub struct AuthState {
     pub outbox: OutboxSignal,
     pub throttle: LoginThrottleSettings,
     pub trust_forwarded_for: bool,
+    pub metrics: AuthMetrics,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
