@@ -339,21 +339,31 @@ impl Offers {
     }
 }
 
+/// Only outcomes about the waitlist's own offers (booking marks them with
+/// the entry id) cost a transaction: during an on-sale rush `booking.events`
+/// carries tens of thousands of ordinary holds and rejections.
 fn relevant(outcome: &BookingOutcome) -> bool {
-    matches!(
-        outcome,
+    match outcome {
         BookingOutcome::SeatsReleasedToWaitlist { .. }
-            | BookingOutcome::HoldPlaced {
-                waitlist_entry_id: Some(_),
-                ..
-            }
-            | BookingOutcome::HoldRejected { .. }
-            | BookingOutcome::CommandFailed { .. }
-            | BookingOutcome::HoldExpired { .. }
-            | BookingOutcome::HoldReleased { .. }
-            | BookingOutcome::BookingConfirmed { .. }
-            | BookingOutcome::EventSalesClosed { .. }
-    )
+        | BookingOutcome::EventSalesClosed { .. }
+        | BookingOutcome::CommandFailed { .. } => true,
+        BookingOutcome::HoldPlaced {
+            waitlist_entry_id, ..
+        }
+        | BookingOutcome::HoldRejected {
+            waitlist_entry_id, ..
+        }
+        | BookingOutcome::HoldExpired {
+            waitlist_entry_id, ..
+        }
+        | BookingOutcome::HoldReleased {
+            waitlist_entry_id, ..
+        }
+        | BookingOutcome::BookingConfirmed {
+            waitlist_entry_id, ..
+        } => waitlist_entry_id.is_some(),
+        _ => false,
+    }
 }
 
 /// The entry whose live offer is this hold.

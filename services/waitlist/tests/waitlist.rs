@@ -695,7 +695,7 @@ async fn an_expired_offer_moves_on_to_the_next_entry_and_a_confirmed_one_is_acce
             total_price: 5000,
             currency: Currency::parse("USD").unwrap(),
             payment_id: "pay".into(),
-            waitlist_entry_id: None,
+            waitlist_entry_id: Some(offer_c["id"].as_str().unwrap().parse().unwrap()),
         },
     )
     .await;
