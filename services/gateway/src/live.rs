@@ -92,7 +92,8 @@ pub enum SeatStatus {
     Booked,
 }
 
-/// One update on the live feed (the `data:` of an SSE message).
+/// One update on the live feed (the `data:` of an SSE message). The feed is
+/// public, so it carries no user ids and no booking references.
 ///
 /// `status` is set when seats changed state: `seat_ids` names reserved seats,
 /// `section_id` + `quantity` general-admission places. Without a status the
@@ -117,8 +118,6 @@ pub struct LiveUpdate {
     pub hold_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub booking_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waitlist_entry_id: Option<String>,
     /// Why a request was turned down (`seats-unavailable`, `sold-out`...).
@@ -227,7 +226,6 @@ impl Translator {
                 .unwrap_or(0),
             hold_id: text(payload, "hold_id").map(str::to_string),
             booking_id: text(payload, "booking_id").map(str::to_string),
-            reference: text(payload, "reference").map(str::to_string),
             waitlist_entry_id: text(payload, "waitlist_entry_id")
                 .or_else(|| text(payload, "entry_id"))
                 .map(str::to_string),
