@@ -273,8 +273,13 @@ impl Offers {
         price: i64,
     ) -> anyhow::Result<()> {
         let mut free_ids: Vec<SeatId> = seats.seat_ids.clone();
-        let mut free = seats.quantity;
         let reserved = !free_ids.is_empty();
+        // Named seats are what can be handed out, whatever `quantity` says.
+        let mut free = if reserved {
+            u32::try_from(free_ids.len()).unwrap_or(u32::MAX)
+        } else {
+            seats.quantity
+        };
         while free > 0 {
             let free_i32 = i32::try_from(free).unwrap_or(i32::MAX);
             let Some(entry) =
