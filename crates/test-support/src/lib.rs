@@ -117,7 +117,15 @@ pub async fn isolated_kafka() -> KafkaSettings {
         linger_ms: 1,
         ..KafkaSettings::default()
     };
-    if let Err(e) = kafka_bus::ping(&settings, Duration::from_secs(10)).await {
+    // The local broker can stall for a few seconds under a loaded machine;
+    // only a broker that stays silent for 30 s is reported as missing.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut answer = kafka_bus::ping(&settings, Duration::from_secs(10)).await;
+    while answer.is_err() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        answer = kafka_bus::ping(&settings, Duration::from_secs(10)).await;
+    }
+    if let Err(e) = answer {
         panic!(
             "the Kafka broker is not reachable at {}: {e}\n\
              Start it with `make infra` (or set KAFKA_BROKERS to a broker you have).",
