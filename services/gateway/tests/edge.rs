@@ -552,6 +552,47 @@ async fn spent_budgets_get_429_with_retry_after_and_ratelimit_headers() {
     assert!(login_limited.headers().contains_key("retry-after"));
 }
 
+#[tokio::test]
+async fn hold_and_booking_writes_have_their_own_budget_per_user() {
+    let stack = start(Options {
+        tweak_gateway: Box::new(|gw| {
+            gw.rate_limits.booking_writes_per_user = Budget {
+                per_second: 0.1,
+                burst: 2,
+            };
+        }),
+        ..Default::default()
+    })
+    .await;
+    stack.register("fast@example.com", "customer").await;
+    stack.register("other@example.com", "customer").await;
+    let token = stack.access_token("fast@example.com").await;
+    let other = stack.access_token("other@example.com").await;
+    let hold = |token: &str| {
+        stack
+            .client
+            .post(stack.url("/api/v1/seats/hold"))
+            .bearer_auth(token)
+            .json(&json!({"event_id": uuid::Uuid::new_v4(), "seat_ids": ["A-1"]}))
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(hold(&token).await.unwrap().status(), StatusCode::OK);
+    }
+    let limited = hold(&token).await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.text().await.unwrap().contains("booking-writes"));
+    // Reads by the same user and writes by someone else are not affected.
+    assert_eq!(
+        stack
+            .get("/api/v1/bookings/me", Some(&token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(hold(&other).await.unwrap().status(), StatusCode::OK);
+}
+
 // ---------------------------------------------------------------- balancing
 
 #[tokio::test]
