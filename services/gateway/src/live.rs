@@ -406,6 +406,20 @@ impl Hub {
         // A panic while holding the lock leaves a map that is still valid.
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Tell every watcher to reload the seat map: the consumer was
+    /// (re)assigned its partitions, and from `latest` it may have skipped
+    /// what happened while it was away (a broker restart, a rebalance).
+    fn resync_all(&self, reason: &str) {
+        let frame = frame(
+            Some("resync"),
+            &serde_json::json!({ "reason": reason }).to_string(),
+        );
+        for sender in self.channels().values() {
+            // No receiver left: the last watcher's drop removes the channel.
+            let _ = sender.send(frame.clone());
+        }
+    }
 }
 
 /// The feed's shared state: one per gateway instance.
@@ -555,7 +569,7 @@ impl LiveFeed {
         kafka_bus::ensure_topics(kafka, &bases).await?;
         let context = FeedContext {
             connected: self.connected.clone(),
-            gauge: self.hub.metrics.connected.clone(),
+            hub: self.hub.clone(),
         };
         let consumer: StreamConsumer<FeedContext> = kafka_bus::consumer(
             kafka,
@@ -610,7 +624,7 @@ impl LiveFeed {
 
 struct FeedContext {
     connected: Arc<AtomicBool>,
-    gauge: IntGauge,
+    hub: Arc<Hub>,
 }
 
 impl ClientContext for FeedContext {}
@@ -620,7 +634,10 @@ impl ConsumerContext for FeedContext {
         if let Rebalance::Assign(partitions) = rebalance {
             let assigned = partitions.count() > 0;
             self.connected.store(assigned, Ordering::Relaxed);
-            self.gauge.set(i64::from(assigned));
+            self.hub.metrics.connected.set(i64::from(assigned));
+            if assigned {
+                self.hub.resync_all("feed-reassigned");
+            }
         }
     }
 }
@@ -925,6 +942,13 @@ mod tests {
         receiver.recv().await.unwrap();
         let frame = receiver.recv().await.unwrap();
         assert!(String::from_utf8_lossy(&frame).contains("\"status\":\"available\""));
+
+        feed.hub.resync_all("test");
+        let frame = receiver.recv().await.unwrap();
+        assert_eq!(
+            frame,
+            Bytes::from_static(b"event: resync\ndata: {\"reason\":\"test\"}\n\n")
+        );
 
         drop(second);
         assert_eq!(feed.status().watchers, 0);
