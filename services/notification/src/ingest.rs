@@ -39,6 +39,18 @@ pub const CONSUMES: &[&str] = &[
 ];
 pub const GROUP: &str = "notification";
 
+/// Fan-out has its own consumer (and group): while booking cannot list an
+/// event's attendees, that lifecycle message is retried without holding up
+/// booking confirmations, waitlist offers and the per-attendee requests.
+pub const FAN_OUT_TOPICS: &[&str] = &[topics::EVENT_LIFECYCLE];
+pub const FAN_OUT_GROUP: &str = "notification-fanout";
+pub const DIRECT_TOPICS: &[&str] = &[
+    topics::USER_EVENTS,
+    topics::BOOKING_EVENTS,
+    topics::WAITLIST_EVENTS,
+    topics::NOTIFICATION_REQUESTS,
+];
+
 /// Fan-out requests in flight at once.
 const FAN_OUT_CONCURRENCY: usize = 64;
 

@@ -3,7 +3,7 @@
 use crate::attendees::BookingClient;
 use crate::configuration::Settings;
 use crate::delivery::{Mailer, Sender};
-use crate::ingest::{Ingest, CONSUMES, GROUP};
+use crate::ingest::{Ingest, CONSUMES, DIRECT_TOPICS, FAN_OUT_GROUP, FAN_OUT_TOPICS, GROUP};
 use crate::SERVICE;
 use actix_web::{web, App, HttpServer};
 use common_types::topics;
@@ -65,7 +65,14 @@ impl Application {
             kafka_bus::rdkafka::consumer::DefaultConsumerContext,
             &[],
         )?;
-        kafka_bus::subscribe(&consumer, &settings.kafka, CONSUMES)?;
+        kafka_bus::subscribe(&consumer, &settings.kafka, DIRECT_TOPICS)?;
+        let fan_out_consumer = kafka_bus::consumer(
+            &settings.kafka,
+            FAN_OUT_GROUP,
+            kafka_bus::rdkafka::consumer::DefaultConsumerContext,
+            &[],
+        )?;
+        kafka_bus::subscribe(&fan_out_consumer, &settings.kafka, FAN_OUT_TOPICS)?;
         let sender = Arc::new(Sender {
             pool: pool.clone(),
             producer: producer.clone(),
@@ -75,7 +82,8 @@ impl Application {
             outcomes,
         });
         let workers = vec![
-            tokio::spawn(ingest.run(consumer, shutdown.clone())),
+            tokio::spawn(ingest.clone().run(consumer, shutdown.clone())),
+            tokio::spawn(ingest.run(fan_out_consumer, shutdown.clone())),
             tokio::spawn(sender.run(shutdown.clone())),
         ];
         let new_work_data = web::Data::new(new_work);

@@ -26,6 +26,8 @@ use test_support::{wait_for, TestTokens};
 use tokio_util::sync::CancellationToken;
 
 type Attendees = Arc<Mutex<HashMap<EventId, Vec<UserId>>>>;
+/// Events whose attendee list booking fails to give (500).
+type Broken = Arc<Mutex<Vec<EventId>>>;
 
 struct TestApp {
     base: String,
@@ -34,6 +36,7 @@ struct TestApp {
     producer: Producer,
     catcher: Catcher,
     attendees: Attendees,
+    broken: Broken,
     pool: sqlx::PgPool,
     kafka: settings::KafkaSettings,
     shutdown: CancellationToken,
@@ -46,7 +49,7 @@ impl Drop for TestApp {
 }
 
 /// booking's `GET /internal/events/{id}/attendees`, paged, wanting the service token.
-async fn fake_booking(attendees: Attendees) -> String {
+async fn fake_booking(attendees: Attendees, broken: Broken) -> String {
     #[derive(serde::Deserialize)]
     struct Q {
         page: usize,
@@ -57,6 +60,7 @@ async fn fake_booking(attendees: Attendees) -> String {
         path: web::Path<EventId>,
         q: web::Query<Q>,
         data: web::Data<Attendees>,
+        broken: web::Data<Broken>,
     ) -> HttpResponse {
         if req
             .headers()
@@ -66,10 +70,14 @@ async fn fake_booking(attendees: Attendees) -> String {
         {
             return HttpResponse::Unauthorized().finish();
         }
+        let event = path.into_inner();
+        if broken.lock().unwrap().contains(&event) {
+            return HttpResponse::InternalServerError().finish();
+        }
         let all = data
             .lock()
             .unwrap()
-            .get(&path.into_inner())
+            .get(&event)
             .cloned()
             .unwrap_or_default();
         let items: Vec<Value> = all
@@ -83,11 +91,13 @@ async fn fake_booking(attendees: Attendees) -> String {
         }))
     }
     let data = web::Data::new(attendees);
+    let broken = web::Data::new(broken);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(broken.clone())
             .route("/internal/events/{id}/attendees", web::get().to(list))
     })
     .workers(1)
@@ -114,10 +124,11 @@ async fn spawn_app(max_attempts: u32) -> TestApp {
     .await
     .unwrap();
     let attendees: Attendees = Arc::default();
+    let broken: Broken = Arc::default();
     let mut settings =
         Settings::for_tests(database.clone(), kafka.clone(), tokens.verify_settings());
     settings.smtp_url = catcher.url();
-    settings.booking_url = fake_booking(attendees.clone()).await;
+    settings.booking_url = fake_booking(attendees.clone(), broken.clone()).await;
     settings.delivery.max_attempts = max_attempts;
     let shutdown = CancellationToken::new();
     let app = Application::build(settings, shutdown.clone())
@@ -134,6 +145,7 @@ async fn spawn_app(max_attempts: u32) -> TestApp {
         producer,
         catcher,
         attendees,
+        broken,
         pool,
         kafka,
         shutdown,
@@ -563,4 +575,53 @@ async fn a_dead_notification_is_replayed_by_an_admin_once_the_address_works() {
         .await;
     assert_eq!(status, 404);
     assert_eq!(app.catcher.mails_to("soon-fail@example.com").len(), 1);
+}
+
+#[tokio::test]
+async fn a_fan_out_booking_cannot_serve_yet_is_retried_without_holding_up_other_mail() {
+    let app = spawn_app(5).await;
+    let (fan, buyer, event) = (UserId::new(), UserId::new(), EventId::new());
+    app.register(fan, "fan@example.com", "Fan").await;
+    app.register(buyer, "buyer@example.com", "Buyer").await;
+    app.wait_for_users(2).await;
+    app.attendees.lock().unwrap().insert(event, vec![fan]);
+    app.broken.lock().unwrap().push(event);
+
+    let cancelled = Envelope::new(LifecycleEvent::EventCancelled {
+        event_id: event,
+        organizer_id: UserId::new(),
+        title: "Rained Out".into(),
+        reason: Some("storm".into()),
+    });
+    app.publish(topics::EVENT_LIFECYCLE, event, &cancelled)
+        .await;
+    // Booking's confirmation of another purchase goes out meanwhile.
+    let other = EventId::new();
+    app.publish(
+        topics::BOOKING_EVENTS,
+        other,
+        &Envelope::new(confirmed(other, buyer, "EVT-WAIT")),
+    )
+    .await;
+    wait_for(
+        "the unrelated confirmation",
+        Duration::from_secs(30),
+        || async { app.catcher.mails_to("buyer@example.com").into_iter().next() },
+    )
+    .await;
+    assert!(app.catcher.mails_to("fan@example.com").is_empty());
+
+    // Booking recovers: the fan-out happens, once.
+    app.broken.lock().unwrap().clear();
+    let mail = wait_for(
+        "the cancellation notice",
+        Duration::from_secs(60),
+        || async { app.catcher.mails_to("fan@example.com").into_iter().next() },
+    )
+    .await;
+    assert_eq!(
+        mail.header("subject").as_deref(),
+        Some("Rained Out is cancelled")
+    );
+    assert!(mail.decoded().contains("The organizer said: storm"));
 }
