@@ -57,6 +57,7 @@ fn default_groups() -> Vec<String> {
         "booking-lifecycle",
         "waitlist",
         "notification",
+        "notification-fanout",
     ]
     .into_iter()
     .map(String::from)
