@@ -105,6 +105,33 @@ async fn an_open_loop_general_admission_sale_stops_at_capacity() {
 }
 
 #[tokio::test]
+async fn a_hold_whose_answer_was_lost_is_retried_with_its_key_not_doubled() {
+    let gateway = fake_gateway::start(Faults {
+        lose_hold_answers: true,
+        ..Faults::default()
+    })
+    .await;
+    let args = flash_args(
+        &gateway,
+        &[
+            "--users",
+            "80",
+            "--seats",
+            "50",
+            "--concurrency",
+            "8",
+            "--duration",
+            "30",
+        ],
+    );
+    let summary = flash_sale::run(&args).await.unwrap();
+    assert!(summary.hold.statuses.get(&503).copied().unwrap_or(0) > 0);
+    // A new key on the retry would leave the first hold's seats held for ever.
+    assert_eq!(summary.confirmed, 50, "{summary:?}");
+    assert!(summary.invariants.ok(), "{:?}", summary.invariants);
+}
+
+#[tokio::test]
 async fn a_seat_sold_twice_fails_the_check() {
     let gateway = fake_gateway::start(Faults {
         double_sell_first_seat: true,

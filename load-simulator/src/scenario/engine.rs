@@ -249,6 +249,19 @@ impl Target {
     }
 }
 
+/// What a fan does after one hold request.
+enum Step {
+    /// The outcome is unknown (no answer, 5xx): send the same request again
+    /// after this wait, a few times at most.
+    Retry(Duration),
+    /// Told to wait (429): send the same request again after this long.
+    Wait(Duration),
+    /// Try other seats.
+    Next,
+    /// This purchase is over (bought, sold out, or refused).
+    Done,
+}
+
 pub struct Engine {
     api: Api,
     users: Arc<Vec<User>>,
@@ -428,10 +441,33 @@ impl Engine {
         };
         let event = &target.on_sale;
         let mut failures = 0u32;
-        let mut reauthenticated = false;
+        // A request whose outcome is unknown or deferred (no answer, 5xx, 429) is
+        // sent again as it was, with its Idempotency-Key: it must not become a
+        // second hold if the first one was placed after all.
+        let mut again: Option<(HoldRequest, String)> = None;
         loop {
             if target.is_sold_out() || self.stopping() {
                 return;
+            }
+            if let Some((request, key)) = again.take() {
+                let sent = intended.take().unwrap_or_else(Instant::now);
+                match self.try_hold(user, target, &request, &key, sent).await {
+                    Step::Retry(wait) => {
+                        failures += 1;
+                        if failures >= 3 {
+                            return;
+                        }
+                        tokio::time::sleep(wait).await;
+                        again = Some((request, key));
+                    }
+                    Step::Wait(wait) => {
+                        tokio::time::sleep(wait).await;
+                        again = Some((request, key));
+                    }
+                    Step::Done => return,
+                    Step::Next => {}
+                }
+                continue;
             }
             let request = match event.kind {
                 SectionKind::General => HoldRequest::Quantity {
@@ -452,69 +488,82 @@ impl Engine {
             };
             let key = uuid::Uuid::new_v4().to_string();
             let sent = intended.take().unwrap_or_else(Instant::now);
-            let answer = self.api.hold(&user.token(), &request, &key).await;
-            let latency = sent.elapsed();
-            let answer = match answer {
-                Ok(answer) => answer,
-                Err(e) => {
-                    target.hold.record(latency, TRANSPORT_ERROR);
-                    self.error(target, "no-answer", &e.to_string());
-                    failures += 1;
-                    if failures >= 3 {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+            match self.try_hold(user, target, &request, &key, sent).await {
+                Step::Retry(wait) | Step::Wait(wait) => {
+                    tokio::time::sleep(wait).await;
+                    again = Some((request, key));
                 }
-            };
-            target.hold.record(latency, answer.status);
-            match answer.outcome {
-                Outcome::Ok(hold) => {
-                    target.hold.succeeded(self.start);
-                    let taken = match &request {
-                        HoldRequest::Seats { seat_ids, .. } if hold.seats.is_empty() => {
-                            seat_ids.clone()
-                        }
-                        _ => hold.seats.clone(),
-                    };
-                    target.pool.remove(&taken);
-                    self.confirm(user, target, &hold).await;
-                    return;
+                Step::Done => return,
+                Step::Next => {}
+            }
+        }
+    }
+
+    /// One hold request and what to do next.
+    async fn try_hold(
+        &self,
+        user: &User,
+        target: &Target,
+        request: &HoldRequest,
+        key: &str,
+        sent: Instant,
+    ) -> Step {
+        let event = &target.on_sale;
+        let answer = self.api.hold(&user.token(), request, key).await;
+        let latency = sent.elapsed();
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                target.hold.record(latency, TRANSPORT_ERROR);
+                self.error(target, "no-answer", &e.to_string());
+                return Step::Retry(Duration::from_millis(50));
+            }
+        };
+        target.hold.record(latency, answer.status);
+        match answer.outcome {
+            Outcome::Ok(hold) => {
+                target.hold.succeeded(self.start);
+                let taken = match request {
+                    HoldRequest::Seats { seat_ids, .. } if hold.seats.is_empty() => {
+                        seat_ids.clone()
+                    }
+                    _ => hold.seats.clone(),
+                };
+                target.pool.remove(&taken);
+                self.confirm(user, target, &hold).await;
+                Step::Done
+            }
+            Outcome::Unavailable(seats) => {
+                if event.kind == SectionKind::General {
+                    // Fewer places left than asked for: at one a time, that is sold out.
+                    if self.shape.tickets_per_hold <= 1 {
+                        target.sold_out.store(true, Ordering::Relaxed);
+                    }
+                    return Step::Done;
                 }
-                Outcome::Unavailable(seats) => {
-                    if event.kind == SectionKind::General {
-                        // Fewer places left than asked for: at one a time, that is sold out.
-                        if self.shape.tickets_per_hold <= 1 {
-                            target.sold_out.store(true, Ordering::Relaxed);
-                        }
-                        return;
-                    }
-                    match (&request, seats.is_empty()) {
-                        (HoldRequest::Seats { seat_ids, .. }, true) => target.pool.remove(seat_ids),
-                        _ => target.pool.remove(&seats),
-                    }
-                    if target.pool.age() >= self.shape.refresh_every {
-                        self.refresh(target, false).await;
-                    }
+                match (request, seats.is_empty()) {
+                    (HoldRequest::Seats { seat_ids, .. }, true) => target.pool.remove(seat_ids),
+                    _ => target.pool.remove(&seats),
                 }
-                Outcome::SoldOut => {
-                    target.sold_out.store(true, Ordering::Relaxed);
-                    return;
+                if target.pool.age() >= self.shape.refresh_every {
+                    self.refresh(target, false).await;
                 }
-                Outcome::RateLimited(wait) => tokio::time::sleep(wait).await,
-                Outcome::Failed { slug, detail } => {
-                    if answer.status == 401 && !reauthenticated {
-                        reauthenticated = true;
-                        if user.reauthenticate(&self.api).await.is_ok() {
-                            continue;
-                        }
-                    }
-                    self.error(target, &format!("hold {}: {slug}", answer.status), &detail);
-                    failures += 1;
-                    if failures >= 3 || (400..500).contains(&answer.status) {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                Step::Next
+            }
+            Outcome::SoldOut => {
+                target.sold_out.store(true, Ordering::Relaxed);
+                Step::Done
+            }
+            Outcome::RateLimited(wait) => Step::Wait(wait),
+            Outcome::Failed { slug, detail } => {
+                if answer.status == 401 && user.try_reauthenticate(&self.api).await {
+                    return Step::Next;
+                }
+                self.error(target, &format!("hold {}: {slug}", answer.status), &detail);
+                if answer.status >= 500 {
+                    Step::Retry(Duration::from_millis(50))
+                } else {
+                    Step::Done
                 }
             }
         }

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use common_types::{EventId, SectionId};
 use futures::{StreamExt as _, TryStreamExt as _};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ pub const PASSWORD: &str = "loadsim-password-2026";
 pub struct User {
     pub email: String,
     token: RwLock<Arc<str>>,
+    logins: AtomicU32,
 }
 
 impl User {
@@ -24,6 +26,7 @@ impl User {
         Self {
             email,
             token: RwLock::new(Arc::from(token)),
+            logins: AtomicU32::new(0),
         }
     }
 
@@ -32,6 +35,14 @@ impl User {
             .read()
             .map(|t| Arc::clone(&t))
             .unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
+    }
+
+    /// After a 401: log in again, a few times per user at most, so a user
+    /// the service keeps refusing cannot spin. Whether to retry.
+    pub async fn try_reauthenticate(&self, api: &Api) -> bool {
+        const MAX_LOGINS: u32 = 3;
+        self.logins.fetch_add(1, Ordering::Relaxed) < MAX_LOGINS
+            && self.reauthenticate(api).await.is_ok()
     }
 
     /// Log in again (an access token lasts 15 minutes; a long run outlives it).

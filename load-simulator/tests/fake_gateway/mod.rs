@@ -15,6 +15,9 @@ pub struct Faults {
     pub double_sell_first_seat: bool,
     /// General admission does not count down: places are sold beyond capacity.
     pub ga_never_runs_out: bool,
+    /// Every 7th hold is placed but answered 503, as if the answer got lost;
+    /// the same Idempotency-Key then gets the stored answer.
+    pub lose_hold_answers: bool,
 }
 
 #[derive(Clone)]
@@ -42,6 +45,8 @@ struct State {
     bookings: Vec<(String, Value)>,
     requests: HashMap<Uuid, (u32, Value)>,
     hold_count: u64,
+    /// Idempotency-Key → the hold's answer body.
+    answered: HashMap<String, Value>,
 }
 
 struct Fake {
@@ -176,9 +181,19 @@ async fn layout(fake: web::Data<Fake>, path: web::Path<Uuid>) -> HttpResponse {
 async fn hold(fake: web::Data<Fake>, req: HttpRequest, body: web::Json<Value>) -> HttpResponse {
     let who = user(&req);
     let event: Uuid = body["event_id"].as_str().unwrap().parse().unwrap();
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_string();
     let mut state = fake.state.lock().unwrap();
+    if let Some(answer) = state.answered.get(&key) {
+        return HttpResponse::Created().json(answer.clone());
+    }
     state.hold_count += 1;
     let poll = state.hold_count.is_multiple_of(5);
+    let lose = fake.faults.lose_hold_answers && state.hold_count.is_multiple_of(7);
     let inv = state.inventory.get_mut(&event).unwrap();
     let (section, _, _, _) = available(inv);
     let (seats, quantity) = if let Some(ids) = body["seat_ids"].as_array() {
@@ -220,6 +235,10 @@ async fn hold(fake: web::Data<Fake>, req: HttpRequest, body: web::Json<Value>) -
         .holds
         .insert(id, (who, event, seats.clone(), quantity));
     let body = json!({"hold_id": id, "event_id": event, "seats": seats, "quantity": quantity, "total_price": 4900, "currency": "EUR", "expires_at": "2030-01-01T00:00:00Z"});
+    state.answered.insert(key, body.clone());
+    if lose {
+        return problem(503, "unavailable", json!({}));
+    }
     if poll {
         let request = Uuid::new_v4();
         state.requests.insert(request, (0, body));
