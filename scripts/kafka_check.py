@@ -11,8 +11,9 @@ import sys
 host, port = (sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:9092").rsplit(":", 1)
 timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
 client = b"evently-check"
-# Metadata v1: api_key 3, version 1, correlation id 7, client id, topics = null (all)
-body = struct.pack(">hhih", 3, 1, 7, len(client)) + client + struct.pack(">i", -1)
+# Metadata v1: api_key 3, version 1, correlation id 7, client id, topics = [] (none:
+# the answer needs storage for the broker list but stays small however many topics exist)
+body = struct.pack(">hhih", 3, 1, 7, len(client)) + client + struct.pack(">i", 0)
 try:
     with socket.create_connection((host, int(port)), timeout=timeout) as s:
         s.settimeout(timeout)

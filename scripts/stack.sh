@@ -167,12 +167,13 @@ cmd_supervise_broker() {
   local misses=0
   while running broker; do
     sleep 5
-    if python3 "$ROOT/scripts/kafka_check.py" "127.0.0.1:$BROKER_PORT" 5; then
+    if python3 "$ROOT/scripts/kafka_check.py" "127.0.0.1:$BROKER_PORT" 10; then
       misses=0
     else
       misses=$((misses + 1))
     fi
-    if [ "$misses" -ge 3 ]; then
+    # A loaded machine can delay an answer; only a minute of silence means dead storage.
+    if [ "$misses" -ge 4 ]; then
       log "$(date -u +%FT%TZ) broker stopped answering; restarting it"
       cp "$LOGS/broker.log" "$LOGS/broker-$(date +%s).log" 2>/dev/null || true
       local pid

@@ -82,15 +82,23 @@ pub async fn ping(settings: &KafkaSettings, timeout: Duration) -> Result<(), Bus
     let admin: AdminClient<DefaultClientContext> = client_config(settings).create()?;
     let brokers = settings.brokers.clone();
     tokio::task::spawn_blocking(move || {
-        admin
-            .inner()
-            .fetch_metadata(None, timeout)
-            .map(|_| ())
-            .map_err(|_| BusError::Unreachable(brokers, timeout))
+        metadata_ping(admin.inner(), timeout).map_err(|_| BusError::Unreachable(brokers, timeout))
     })
     .await
     .unwrap_or_else(|_| Err(BusError::Unreachable(settings.brokers.clone(), timeout)))
 }
+
+/// Metadata for one (usually absent) topic rather than all of them: the
+/// answer proves the broker and its storage respond, and stays small however
+/// many topics the broker holds.
+fn metadata_ping<C: rdkafka::client::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    timeout: Duration,
+) -> Result<(), rdkafka::error::KafkaError> {
+    client.fetch_metadata(Some(PING_TOPIC), timeout).map(|_| ())
+}
+
+const PING_TOPIC: &str = "__evently_ping";
 
 /// An idempotent producer of JSON envelopes.
 #[derive(Clone)]
@@ -144,7 +152,7 @@ impl Producer {
     /// Whether the broker answers a metadata request in time (`/health`).
     pub async fn ping(&self, timeout: Duration) -> bool {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.client().fetch_metadata(None, timeout).is_ok())
+        tokio::task::spawn_blocking(move || metadata_ping(inner.client(), timeout).is_ok())
             .await
             .unwrap_or(false)
     }
