@@ -11,7 +11,8 @@ use settings::KafkaSettings;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: evently-tail TOPIC [--from-beginning] [--brokers HOST:PORT] | evently-tail --check";
+const USAGE: &str =
+    "usage: evently-tail TOPIC [--from-beginning] [--brokers HOST:PORT] | evently-tail --check";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -33,7 +34,10 @@ async fn main() -> ExitCode {
             _ => return usage(),
         }
     }
-    let settings = KafkaSettings { brokers, ..KafkaSettings::default() };
+    let settings = KafkaSettings {
+        brokers,
+        ..KafkaSettings::default()
+    };
     if check {
         return match kafka_bus::ping(&settings, Duration::from_secs(5)).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -58,13 +62,25 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn tail(settings: &KafkaSettings, topic: &str, from_beginning: bool) -> Result<(), kafka_bus::BusError> {
+async fn tail(
+    settings: &KafkaSettings,
+    topic: &str,
+    from_beginning: bool,
+) -> Result<(), kafka_bus::BusError> {
     let group = format!("evently-tail-{}", uuid::Uuid::new_v4().simple());
     let reset = if from_beginning { "earliest" } else { "latest" };
     // A throwaway group: commit nothing, start where asked.
-    let consumer = kafka_bus::consumer(settings, &group, DefaultConsumerContext, &[("auto.offset.reset", reset)])?;
+    let consumer = kafka_bus::consumer(
+        settings,
+        &group,
+        DefaultConsumerContext,
+        &[("auto.offset.reset", reset)],
+    )?;
     consumer.subscribe(&[topic])?;
-    eprintln!("tailing {topic} on {} ({reset}); Ctrl-C to stop", settings.brokers);
+    eprintln!(
+        "tailing {topic} on {} ({reset}); Ctrl-C to stop",
+        settings.brokers
+    );
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
