@@ -247,12 +247,17 @@ start_service() {
     cd "$ROOT"
     export DATABASE_URL="$(database_url)" KAFKA_BROKERS="$(brokers)" SMTP_URL="$(smtp_url)"
     export "${upper}__HTTP__PORT=$port"
-    export INTERNAL_TOKEN="$(internal_token)"
+    # The service credential for booking's /internal endpoints (never exposed by the gateway).
+    export BOOKING__INTERNAL_TOKEN="$(internal_token)" NOTIFICATION__INTERNAL_TOKEN="$(internal_token)"
     export JWKS_URL="http://127.0.0.1:$AUTH_PORT/.well-known/jwks.json"
     export GATEWAY__UPSTREAMS__AUTH="http://127.0.0.1:$AUTH_PORT" GATEWAY__UPSTREAMS__EVENT="http://127.0.0.1:$EVENT_PORT" \
       GATEWAY__UPSTREAMS__BOOKING="http://127.0.0.1:$BOOKING_PORT" GATEWAY__UPSTREAMS__WAITLIST="http://127.0.0.1:$WAITLIST_PORT" \
       GATEWAY__UPSTREAMS__NOTIFICATION="http://127.0.0.1:$NOTIFICATION_PORT"
-    export BOOKING_URL="http://127.0.0.1:$BOOKING_PORT"
+    export WAITLIST__BOOKING_URL="http://127.0.0.1:$BOOKING_PORT" NOTIFICATION__BOOKING_URL="http://127.0.0.1:$BOOKING_PORT"
+    export NOTIFICATION__PUBLIC_URL="${NOTIFICATION__PUBLIC_URL:-http://127.0.0.1:$GATEWAY_PORT}"
+    # A local-only admin so the demo and the topic dashboard work out of the box.
+    export AUTH__BOOTSTRAP_ADMIN_EMAIL="${AUTH__BOOTSTRAP_ADMIN_EMAIL:-admin@evently.local}"
+    export AUTH__BOOTSTRAP_ADMIN_PASSWORD="${AUTH__BOOTSTRAP_ADMIN_PASSWORD:-evently-admin-2026}"
     export AUTH__SIGNING_KEY_FILE="$STATE/auth-signing-key.pem"
     # The load simulator registers thousands of users: a cheap hash in the
     # local stack only (AUTH__PASSWORD_HASH_COST=owasp restores the real one).

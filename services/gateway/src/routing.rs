@@ -45,7 +45,8 @@ pub fn route(path: &str) -> Option<Upstream> {
         "events" => {
             let _id = parts.next();
             match parts.next() {
-                Some("venue-layout" | "seats" | "sales" | "live") => Some(Upstream::Booking),
+                // `live` never gets here: the gateway serves the live feed itself.
+                Some("venue-layout" | "seats" | "sales") => Some(Upstream::Booking),
                 _ => Some(Upstream::Event),
             }
         }
