@@ -301,6 +301,11 @@ impl Engine {
     }
 
     fn stopping(&self) -> bool {
+        self.must_stop() || self.all_sold_out()
+    }
+
+    /// The run is over whatever is in flight: out of time or of patience.
+    fn must_stop(&self) -> bool {
         if Instant::now() >= self.deadline {
             self.stop("the --duration ran out");
             return true;
@@ -309,7 +314,7 @@ impl Engine {
             self.stop("too many unexpected answers (--max-errors)");
             return true;
         }
-        self.all_sold_out()
+        false
     }
 
     fn stop(&self, reason: &str) {
@@ -446,7 +451,14 @@ impl Engine {
         // second hold if the first one was placed after all.
         let mut again: Option<(HoldRequest, String)> = None;
         loop {
-            if target.is_sold_out() || self.stopping() {
+            // A request that may have been placed is finished even after the
+            // sell-out: its seats count towards it.
+            let over = if again.is_some() {
+                self.must_stop()
+            } else {
+                target.is_sold_out() || self.stopping()
+            };
+            if over {
                 return;
             }
             if let Some((request, key)) = again.take() {
