@@ -61,8 +61,9 @@ pub struct LoadArgs {
     #[arg(long)]
     pub rate: Option<f64>,
 
-    /// Open loop: at most this many purchases in flight (time spent waiting counts as latency).
-    #[arg(long, default_value_t = 10_000)]
+    /// Open loop: at most this many purchases in flight (time spent waiting counts as
+    /// latency); each may hold a connection, so keep it under the open-files limit.
+    #[arg(long, default_value_t = 2_000)]
     pub max_in_flight: usize,
 
     /// Hard end of the timed phase, in seconds.
