@@ -18,9 +18,10 @@ use common_types::messages::booking::BookingCommand;
 use common_types::{topics, Envelope, EventId, UserId};
 use futures::FutureExt;
 use kafka_bus::rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer,
 };
 use kafka_bus::rdkafka::message::{Message, OwnedMessage};
+use kafka_bus::rdkafka::types::RDKafkaRespErr;
 use kafka_bus::rdkafka::{ClientContext, Offset, TopicPartitionList};
 use kafka_bus::Producer;
 use settings::KafkaSettings;
@@ -53,6 +54,12 @@ pub struct ProcessorStats {
     pub commands: AtomicU64,
     pub batches: AtomicU64,
     pub owned_partitions: AtomicU64,
+    /// Messages received from the broker (including redeliveries skipped).
+    pub received: AtomicU64,
+    /// Time spent deciding, committing and enqueueing outcomes (not waiting
+    /// for the broker), in microseconds: commands / busy time is the
+    /// processor's own capacity.
+    pub busy_us: AtomicU64,
     pub crashed: AtomicBool,
 }
 
@@ -66,6 +73,8 @@ enum Note {
 struct Ctx {
     topic: String,
     notes: Arc<Mutex<Vec<Note>>>,
+    /// A lower bound of each partition's stored offset (offsets only grow).
+    offsets: Arc<Mutex<HashMap<i32, i64>>>,
 }
 
 impl Ctx {
@@ -86,14 +95,45 @@ impl Ctx {
 impl ClientContext for Ctx {}
 
 impl ConsumerContext for Ctx {
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            self.push(Note::Revoke(self.partitions(tpl)));
-        }
-    }
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            self.push(Note::Assign(self.partitions(tpl)));
+    /// Eager rebalancing, with one change: assigned partitions start at the
+    /// offset we stored in PostgreSQL (a lower bound of it, refreshed every
+    /// tick), not at Kafka's committed offset. So fetching starts at once
+    /// without asking the group coordinator, and never beyond what we applied.
+    fn rebalance(
+        &self,
+        base_consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let known = self.offsets.lock().map(|o| o.clone()).unwrap_or_default();
+                let mut start = TopicPartitionList::new();
+                for e in tpl.elements() {
+                    let offset = if e.topic() == self.topic {
+                        known
+                            .get(&e.partition())
+                            .map_or(Offset::Beginning, |o| Offset::Offset(*o))
+                    } else {
+                        e.offset()
+                    };
+                    let _ = start.add_partition_offset(e.topic(), e.partition(), offset);
+                }
+                if let Err(e) = base_consumer.assign(&start) {
+                    tracing::error!(error = %e, "assigning partitions failed");
+                }
+                self.push(Note::Assign(self.partitions(tpl)));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.push(Note::Revoke(self.partitions(tpl)));
+                if let Err(e) = base_consumer.unassign() {
+                    tracing::error!(error = %e, "unassigning partitions failed");
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance error");
+                let _ = base_consumer.unassign();
+            }
         }
     }
 }
@@ -116,6 +156,7 @@ pub struct Processor {
     owner: String,
     parts: HashMap<i32, Part>,
     notes: Arc<Mutex<Vec<Note>>>,
+    offsets: Arc<Mutex<HashMap<i32, i64>>>,
     crash: CrashSwitch,
     stats: Arc<ProcessorStats>,
 }
@@ -155,6 +196,7 @@ impl Processor {
             settings,
             parts: HashMap::new(),
             notes: Arc::new(Mutex::new(Vec::new())),
+            offsets: Arc::new(Mutex::new(HashMap::new())),
             crash,
             stats,
         }
@@ -163,15 +205,23 @@ impl Processor {
     /// Consume until `shutdown`; leaving drops the consumer, which leaves the
     /// group so the partitions move to the other instances at once.
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.refresh_offsets().await;
         let ctx = Ctx {
             topic: self.topic.clone(),
             notes: self.notes.clone(),
+            offsets: self.offsets.clone(),
         };
         let consumer: StreamConsumer<Ctx> = kafka_bus::consumer(
             &self.kafka,
             GROUP,
             ctx,
-            &[("max.poll.interval.ms", "60000")],
+            // Also the rebalance timeout: how long a rebalance waits for a
+            // member that vanished without leaving. The loop polls at least
+            // every tick, so a short bound only speeds up fail-over.
+            &[
+                ("max.poll.interval.ms", "10000"),
+                ("max.partition.fetch.bytes", "65536"),
+            ],
         )?;
         kafka_bus::subscribe(&consumer, &self.kafka, &[topics::BOOKING_CREATE])?;
         let mut tick = tokio::time::interval(Duration::from_millis(self.settings.expiry_tick_ms));
@@ -181,6 +231,7 @@ impl Processor {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {
+                    self.refresh_offsets().await;
                     self.handle_notes(&consumer).await?;
                     self.request_expiries();
                     continue;
@@ -206,8 +257,22 @@ impl Processor {
                 return Ok(());
             }
         }
+        // Leave the group now, so the partitions move without waiting for a timeout.
+        consumer.unsubscribe();
         tracing::info!("booking processor stopped");
         Ok(())
+    }
+
+    /// Refresh the lower bounds the rebalance callback starts partitions at.
+    async fn refresh_offsets(&self) {
+        match store::stored_offsets(&self.pool, &self.topic).await {
+            Ok(all) => {
+                if let Ok(mut o) = self.offsets.lock() {
+                    *o = all;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read stored offsets"),
+        }
     }
 
     async fn handle_notes(&mut self, consumer: &StreamConsumer<Ctx>) -> anyhow::Result<()> {
@@ -294,6 +359,10 @@ impl Processor {
         consumer: &StreamConsumer<Ctx>,
         batch: Vec<OwnedMessage>,
     ) -> anyhow::Result<Flow> {
+        let busy = Instant::now();
+        self.stats
+            .received
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let mut by_partition: BTreeMap<i32, Vec<OwnedMessage>> = BTreeMap::new();
         for m in batch {
             by_partition.entry(m.partition()).or_default().push(m);
@@ -356,6 +425,7 @@ impl Processor {
         if self.crash.armed() {
             return Ok(Flow::Crashed);
         }
+        let started = Instant::now();
         let commands: usize = jobs.iter().map(|j| j.3.commands).sum();
         let results = futures::future::join_all(jobs.into_iter().map(|(p, g, next, write)| {
             let pool = self.pool.clone();
@@ -394,7 +464,19 @@ impl Processor {
                 }
             }
         }
+        let committed = started.elapsed();
+        let outcomes = to_publish.len();
         self.publish(to_publish).await;
+        tracing::debug!(
+            commands,
+            outcomes,
+            commit_ms = committed.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "batch done"
+        );
+        self.stats
+            .busy_us
+            .fetch_add(busy.elapsed().as_micros() as u64, Ordering::Relaxed);
         // Kafka's committed offset is only a hint (always <= the stored one):
         // it keeps redelivery after a rebalance short.
         if offsets.count() > 0 {
@@ -435,31 +517,65 @@ impl Processor {
     }
 
     /// Publish committed outcomes in order, then drop their outbox rows.
+    /// Messages are enqueued here, synchronously and in decision order; the
+    /// acknowledgements are awaited in a separate task, so the next batch is
+    /// decided while the broker confirms this one.
     async fn publish(&self, rows: Vec<OutboxRow>) {
         if rows.is_empty() {
             return;
         }
-        let sends = rows.iter().map(|row| {
-            self.producer.publish_raw(
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let enqueued = self.producer.enqueue_raw(
                 topics::BOOKING_EVENTS,
                 &row.key,
                 &row.payload,
                 &row.message_type,
                 None,
-            )
-        });
-        let results = futures::future::join_all(sends).await;
-        let mut done = Vec::with_capacity(rows.len());
-        for (row, result) in rows.iter().zip(results) {
-            match result {
-                Ok(_) => done.push(row.seq),
-                Err(e) => {
-                    tracing::error!(error = %e, seq = row.seq, "publishing an outcome failed; it stays in the outbox")
+            );
+            match enqueued {
+                Ok(delivery) => pending.push((row.seq, delivery)),
+                Err(_) => {
+                    // Local queue full: wait for this one (keeps the order).
+                    match self
+                        .producer
+                        .publish_raw(
+                            topics::BOOKING_EVENTS,
+                            &row.key,
+                            &row.payload,
+                            &row.message_type,
+                            None,
+                        )
+                        .await
+                    {
+                        Ok(_) => {
+                            let pool = self.pool.clone();
+                            let seq = row.seq;
+                            tokio::spawn(async move {
+                                let _ = store::delete_outbox(&pool, &[seq]).await;
+                            });
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, seq = row.seq, "publishing an outcome failed; it stays in the outbox")
+                        }
+                    }
                 }
             }
         }
         let pool = self.pool.clone();
         tokio::spawn(async move {
+            let mut done = Vec::with_capacity(pending.len());
+            for (seq, delivery) in pending {
+                match delivery.await {
+                    Ok(Ok(_)) => done.push(seq),
+                    Ok(Err((e, _))) => {
+                        tracing::error!(error = %e, seq, "publishing an outcome failed; it stays in the outbox")
+                    }
+                    Err(_) => {
+                        tracing::error!(seq, "producer dropped an outcome; it stays in the outbox")
+                    }
+                }
+            }
             if let Err(e) = store::delete_outbox(&pool, &done).await {
                 tracing::warn!(error = %e, "outbox cleanup failed");
             }

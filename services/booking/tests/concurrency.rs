@@ -38,9 +38,11 @@ async fn racing_buyers_get_exactly_the_capacity_and_no_seat_twice() {
             } else {
                 app.hold_ga(&token, event_id, general, 1).await
             };
+            let hold = app.settle(&token, hold).await;
             match hold.status {
                 StatusCode::CREATED => {
                     let booking = app.confirm(&token, &hold.body["hold_id"], CARD_OK).await;
+                    let booking = app.settle(&token, booking).await;
                     assert_eq!(booking.status, StatusCode::CREATED, "{}", booking.body);
                     Some(booking.body)
                 }

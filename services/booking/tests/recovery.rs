@@ -15,21 +15,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use test_support::wait_for;
 
-/// Poll a 202's status URL until it has an answer.
 async fn settle(app: &TestApp, token: &str, reply: Reply) -> Reply {
-    if reply.status != StatusCode::ACCEPTED {
-        return reply;
-    }
-    let url = reply.body["status_url"].as_str().unwrap().to_string();
-    wait_for(
-        "a 202 request to be decided",
-        Duration::from_secs(60),
-        || async {
-            let r = app.get(&url, Some(token)).await;
-            (r.status != StatusCode::ACCEPTED).then_some(r)
-        },
-    )
-    .await
+    app.settle(token, reply).await
 }
 
 async fn count(world: &World, sql: &str) -> i64 {

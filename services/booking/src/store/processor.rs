@@ -74,6 +74,17 @@ pub async fn stored_offset(pool: &PgPool, topic: &str, partition: i32) -> Result
     .map(|o| o.unwrap_or(0))
 }
 
+/// Every partition's stored offset for `topic`.
+pub async fn stored_offsets(pool: &PgPool, topic: &str) -> Result<HashMap<i32, i64>, sqlx::Error> {
+    let rows = sqlx::query("SELECT partition, next_offset FROM partition_offsets WHERE topic = $1")
+        .bind(topic)
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get("partition")?, r.try_get("next_offset")?)))
+        .collect()
+}
+
 fn seat_ids(raw: Vec<String>) -> Vec<SeatId> {
     raw.into_iter()
         .filter_map(|s| SeatId::parse(s).ok())

@@ -216,6 +216,30 @@ impl TestApp {
         .await
     }
 
+    /// A 202 (not decided within the wait, e.g. a slow broker) is followed by
+    /// polling its status URL until it has the final answer.
+    pub async fn settle(&self, token: &str, reply: Reply) -> Reply {
+        if reply.status != StatusCode::ACCEPTED {
+            return reply;
+        }
+        let url = reply.body["status_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        wait_for(
+            "a 202 request to be decided",
+            Duration::from_secs(120),
+            || {
+                let url = url.clone();
+                async move {
+                    let r = self.get(&url, Some(token)).await;
+                    (r.status != StatusCode::ACCEPTED).then_some(r)
+                }
+            },
+        )
+        .await
+    }
+
     /// Wait until the inventory of `event` is readable.
     pub async fn wait_for_inventory(&self, event: EventId) {
         let path = format!("/api/v1/events/{event}/venue-layout");
