@@ -555,9 +555,10 @@ impl Inventory {
         let mut out = Decision::default();
         let event_id = command.event_id();
         if let BookingCommand::CreateInventory { event } = command {
-            if !self.events.contains_key(&event.event_id) {
-                self.events
-                    .insert(event.event_id, EventState::from_snapshot(&event));
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                self.events.entry(event.event_id)
+            {
+                slot.insert(EventState::from_snapshot(&event));
                 out.changes.push(Change::EventCreated(Box::new(event)));
             }
             return out;
