@@ -113,6 +113,11 @@ impl Application {
         });
 
         let metrics = web::Data::new(HttpMetrics::new(SERVICE)?);
+        tasks.push(tokio::spawn(export_processor_metrics(
+            metrics.registry().clone(),
+            stats.clone(),
+            shutdown.clone(),
+        )?));
         let verifier = web::Data::new(JwtVerifier::remote(&settings.auth));
         let health = web::Data::new(
             Health::new(SERVICE)
@@ -228,4 +233,53 @@ async fn refund_sweeper(
             }
         }
     }
+}
+
+/// Copies the processor's counters into Prometheus metrics once a second.
+fn export_processor_metrics(
+    registry: prometheus::Registry,
+    stats: Arc<ProcessorStats>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use prometheus::{IntCounter, IntGauge};
+    use std::sync::atomic::Ordering;
+    let commands = IntCounter::new(
+        "booking_processor_commands_total",
+        "commands decided and committed by this instance's processor",
+    )?;
+    let batches = IntCounter::new(
+        "booking_processor_batches_total",
+        "batch transactions committed by this instance's processor",
+    )?;
+    let busy = IntCounter::new(
+        "booking_processor_busy_microseconds_total",
+        "time spent deciding and committing (not waiting for the broker)",
+    )?;
+    let owned = IntGauge::new(
+        "booking_processor_owned_partitions",
+        "booking.create partitions this instance owns",
+    )?;
+    registry.register(Box::new(commands.clone()))?;
+    registry.register(Box::new(batches.clone()))?;
+    registry.register(Box::new(busy.clone()))?;
+    registry.register(Box::new(owned.clone()))?;
+    Ok(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let sync = |counter: &IntCounter, value: u64| {
+                let seen = counter.get();
+                if value > seen {
+                    counter.inc_by(value - seen);
+                }
+            };
+            sync(&commands, stats.commands.load(Ordering::Relaxed));
+            sync(&batches, stats.batches.load(Ordering::Relaxed));
+            sync(&busy, stats.busy_us.load(Ordering::Relaxed));
+            owned.set(i64::try_from(stats.owned_partitions.load(Ordering::Relaxed)).unwrap_or(0));
+        }
+    })
 }

@@ -162,6 +162,17 @@ async fn hold_confirm_list_show_and_cancel_a_booking() {
     assert_eq!(list.status(), StatusCode::OK);
     let list: Value = list.json().await.unwrap();
     assert_eq!(list["total"], 0, "Alice cancelled: {list}");
+
+    // The processor's work is visible to operators.
+    wait_for("processor metrics", Duration::from_secs(10), || async {
+        let m = app.get("/metrics", None).await;
+        let text = m.body.as_str().unwrap_or("").to_string();
+        text.lines()
+            .find(|l| l.starts_with("evently_booking_processor_commands_total"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .filter(|n| *n > 0.0)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
