@@ -43,6 +43,9 @@ pub struct BookingSettings {
     pub expiry_tick_ms: u64,
     /// How often refunds and voids that are due are sent to the provider.
     pub refund_sweep_ms: u64,
+    /// The processor's own connection pool (separate from the HTTP side's, so
+    /// a crowd of requests can never starve the ordered path).
+    pub processor_db_connections: u32,
 }
 
 impl Default for BookingSettings {
@@ -56,6 +59,7 @@ impl Default for BookingSettings {
             max_batch: 1000,
             expiry_tick_ms: 500,
             refund_sweep_ms: 2000,
+            processor_db_connections: 6,
         }
     }
 }

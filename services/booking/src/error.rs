@@ -42,7 +42,13 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
-        Error::Unexpected(error.into())
+        match error {
+            // Overload, not a bug: tell the client to come back (503) quickly.
+            sqlx::Error::PoolTimedOut => Error::Unavailable(
+                "the booking service is overloaded right now; retry in a moment".into(),
+            ),
+            other => Error::Unexpected(other.into()),
+        }
     }
 }
 

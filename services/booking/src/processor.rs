@@ -219,7 +219,7 @@ impl Processor {
             // member that vanished without leaving. The loop polls at least
             // every tick, so a short bound only speeds up fail-over.
             &[
-                ("max.poll.interval.ms", "10000"),
+                ("max.poll.interval.ms", "30000"),
                 ("max.partition.fetch.bytes", "65536"),
             ],
         )?;

@@ -82,8 +82,13 @@ impl Application {
             }
         }));
         if settings.booking.processor {
+            let processor_pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(settings.booking.processor_db_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(database::connect_options(&settings.database)?)
+                .await?;
             let processor = Processor::new(
-                pool.clone(),
+                processor_pool,
                 producer.clone(),
                 settings.kafka.clone(),
                 settings.booking.clone(),
