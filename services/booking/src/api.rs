@@ -44,6 +44,7 @@ impl AppState {
         let receiver = self.replies.register(request_id);
         let envelope = Envelope::with_id(request_id.0, command);
         let http_id = service_http::current_request_id();
+        let started = std::time::Instant::now();
         if let Err(e) = self
             .producer
             .publish(topics::BOOKING_CREATE, &key, &envelope, http_id.as_deref())
@@ -55,9 +56,17 @@ impl AppState {
                 "the booking queue is not reachable; nothing was changed, try again".into(),
             ));
         }
+        let produced = started.elapsed();
         let wait = Duration::from_millis(self.settings.reply_timeout_ms);
         match tokio::time::timeout(wait, receiver).await {
-            Ok(Ok(outcome)) => Ok(Some(outcome)),
+            Ok(Ok(outcome)) => {
+                tracing::debug!(
+                    produce_ms = produced.as_millis() as u64,
+                    total_ms = started.elapsed().as_millis() as u64,
+                    "command answered"
+                );
+                Ok(Some(outcome))
+            }
             _ => {
                 self.replies.forget(request_id);
                 // The reply may have raced the timeout: the database knows.

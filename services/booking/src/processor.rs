@@ -251,6 +251,15 @@ impl Processor {
                 }
             }
             self.handle_notes(&consumer).await?;
+            if let Some(m) = batch.first() {
+                if let Some(ts) = m.timestamp().to_millis() {
+                    tracing::debug!(
+                        lag_ms = chrono::Utc::now().timestamp_millis() - ts,
+                        size = batch.len(),
+                        "batch received"
+                    );
+                }
+            }
             if let Flow::Crashed = self.process(&consumer, batch).await? {
                 self.stats.crashed.store(true, Ordering::SeqCst);
                 tracing::warn!("crash switch: stopped between deciding and committing a batch");
