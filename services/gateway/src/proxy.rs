@@ -503,6 +503,11 @@ fn stream_back(response: reqwest::Response) -> HttpResponse {
             builder.append_header((name.as_str(), value.as_bytes()));
         }
     }
+    // A 204 or 304 has no body by definition: a streamed (chunked) one would
+    // be an invalid HTTP message that strict clients refuse to parse.
+    if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return builder.finish();
+    }
     builder.streaming(response.bytes_stream())
 }
 

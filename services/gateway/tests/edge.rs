@@ -946,3 +946,43 @@ async fn measure_proxy_overhead() {
     }
     println!("{}", report.join("\n"));
 }
+
+// ---------------------------------------------------------------- HTTP framing
+
+/// A 204 from a service (auth's logout) must reach the client as a valid
+/// message with no body: strict parsers (Node's, so newman) reject a 204 that
+/// comes with a chunked body. Read over a raw socket so nothing smooths it over.
+#[tokio::test]
+async fn a_no_content_answer_reaches_the_client_without_a_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = start(Options::default()).await;
+    stack.register("nobody@example.com", "customer").await;
+    let login: Value = stack
+        .login("nobody@example.com", "a long password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let body = json!({"refresh_token": login["refresh_token"]}).to_string();
+    let address = stack.gateway.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "POST /api/v1/auth/logout HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut raw))
+        .await
+        .expect("the gateway answers and closes")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 204"), "got {text}");
+    assert!(
+        !text.contains("transfer-encoding"),
+        "a 204 with a body: {text}"
+    );
+    let (_, after_headers) = text.split_once("\r\n\r\n").expect("complete headers");
+    assert_eq!(after_headers, "", "nothing may follow a 204's headers");
+}
