@@ -46,9 +46,11 @@ impl OpSummary {
         ok_window_secs: f64,
         elapsed_secs: f64,
     ) -> Self {
-        let requests = histogram.len();
+        // Requests with no answer are in `statuses` but not in the histogram.
+        let requests = histogram.len().max(statuses.values().sum());
+        let answered = histogram.len();
         let q = |quantile: f64| {
-            if requests == 0 {
+            if answered == 0 {
                 0.0
             } else {
                 ms(histogram.value_at_quantile(quantile))

@@ -52,6 +52,15 @@ impl OpStats {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request that got no answer: counted, but no latency sample (a
+    /// refused connection says nothing about how fast the service is).
+    pub fn no_answer(&self) {
+        if let Ok(mut s) = self.statuses.lock() {
+            *s.entry(TRANSPORT_ERROR).or_default() += 1;
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn succeeded(&self, start: Instant) {
         self.ok.fetch_add(1, Ordering::Relaxed);
         let at = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);

@@ -526,7 +526,7 @@ impl Engine {
         let answer = match answer {
             Ok(answer) => answer,
             Err(e) => {
-                target.hold.record(latency, TRANSPORT_ERROR);
+                target.hold.no_answer();
                 self.error(target, "no-answer", &e.to_string());
                 return Step::Retry(Duration::from_millis(50));
             }
@@ -592,7 +592,7 @@ impl Engine {
             let answer = match answer {
                 Ok(answer) => answer,
                 Err(e) => {
-                    target.confirm.record(latency, TRANSPORT_ERROR);
+                    target.confirm.no_answer();
                     self.error(target, "no-answer", &e.to_string());
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
