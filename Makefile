@@ -5,7 +5,7 @@ SHELL := /bin/bash
 STACK := scripts/stack.sh
 TOPIC ?= booking.create
 
-.PHONY: up down status logs infra test tail bench fmt lint check-deploy
+.PHONY: up down status logs infra test tail bench fmt lint check-deploy check-stack
 
 ## Build release binaries and start PostgreSQL, the broker, the SMTP catcher and all six services (with demo data).
 up:
@@ -45,6 +45,15 @@ fmt:
 lint:
 	@cargo fmt --all -- --check && cargo clippy --workspace --all-targets -- -D warnings
 
-## Validate docker-compose.yml and the k8s manifests (no Docker engine needed).
+## Validate docker-compose.yml, the k8s manifests, the demo scripts, the Mermaid diagrams and the database doc (no Docker engine needed).
 check-deploy:
-	@for s in tests-deploy/*.sh; do [ -x "$$s" ] && "$$s"; done; true
+	@tests-deploy/check-compose.sh
+	@tests-deploy/check-k8s.sh
+	@tests-deploy/check-demo-scripts.sh
+	@tests-deploy/check-mermaid.sh
+	@python3 tests-deploy/check-db-doc.py
+
+## Against `make up`: the Postman collection in newman, and the monitor page in headless Chromium.
+check-stack:
+	@REQUIRE_STACK=1 tests-deploy/check-postman.sh
+	@tests-browser/run.sh
