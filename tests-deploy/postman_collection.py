@@ -491,8 +491,20 @@ pm.test('waiting at position 1', () => {
   pm.expect(s.status).to.eql('waiting');
 });
 """))
+wl.append(req("Booking knows someone waits", "GET", "/api/v1/events/{{eventId}}/sales", auth="organizerToken",
+    desc="The waitlist tells booking asynchronously (WaitlistActivated on booking.create); from then on freed seats are parked for the waitlist. Retried (at most 40 times, 250 ms apart) until the sales figures say so.",
+    tests=r"""
+const s = pm.response.code === 200 ? pm.response.json() : {};
+if (s.waitlist_active !== true && utils.retry(pm, 'activeTries', 40, 250)) {
+  console.log('waitlist not active at booking yet, retrying');
+} else {
+  pm.test('status is 200', () => pm.response.to.have.status(200));
+  pm.test('the waitlist is active for this event', () => pm.expect(s.waitlist_active).to.eql(true));
+  utils.resetRetry(pm, 'activeTries');
+}
+"""))
 items.append(folder("3. Waitlist flow",
-    "The first customer buys both standing places; the second customer finds the section sold out and joins its waitlist.",
+    "The first customer buys both standing places; the second customer finds the section sold out and joins its waitlist, and booking learns that someone waits.",
     wl))
 
 # ------------------------------------------------------------------ cancellation

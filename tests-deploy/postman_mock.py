@@ -120,7 +120,8 @@ class H(BaseHTTPRequestHandler):
             if rest == "/sales":
                 if u["role"] != "organizer": return self.prob(403, "forbidden")
                 sold = sum(b["quantity"] for b in S["bookings"].values() if b["event_id"] == e["id"] and b["status"] == "confirmed")
-                return self.send(200, {"sold": sold, "held": 0, "available": 0, "revenue": 0, "waitlist": 0})
+                waiting = any(w["event_id"] == e["id"] and w["status"] == "waiting" for w in S["wl"].values())
+                return self.send(200, {"sold": sold, "held": 0, "available": 0, "revenue": 0, "waitlist_active": waiting})
         if m == "GET" and p == "/api/v1/events":
             if "mine=true" in self.path and u:
                 items = [e for e in S["events"].values() if e["owner"] == u["id"]]
