@@ -29,6 +29,10 @@ NOTIFICATION_PORT="${NOTIFICATION_PORT:-8085}"
 BROKER_PORT="${BROKER_PORT:-9092}"
 SMTP_PORT="${SMTP_PORT:-2525}"
 PROFILE="${PROFILE:-release}"
+# Where the broker keeps its SQLite log. tansu syncs it on every produce, so a
+# slow disk bounds the whole booking path; BROKER_DIR=/dev/shm/evently-broker
+# keeps it in memory (survives broker restarts, not machine reboots).
+BROKER_DIR="${BROKER_DIR:-$STATE/broker}"
 SERVICES=(auth event booking waitlist notification gateway)
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
@@ -138,12 +142,12 @@ start_broker() {
   if running broker; then log "broker: already running on 127.0.0.1:$BROKER_PORT"; ensure_broker_supervisor; return; fi
   port_open "$BROKER_PORT" && die "port $BROKER_PORT is taken by something else; set BROKER_PORT or KAFKA_BROKERS"
   ensure_tansu
-  mkdir -p "$STATE/broker"
-  log "broker: starting tansu on 127.0.0.1:$BROKER_PORT (log in $STATE/broker/tansu.db)"
+  mkdir -p "$BROKER_DIR"
+  log "broker: starting tansu on 127.0.0.1:$BROKER_PORT (log in $BROKER_DIR/tansu.db)"
   # tansu reads the sqlite path relative to its working directory (BROKER.md).
   local bin
   bin=$(tansu_bin)
-  (cd "$STATE/broker" && exec "$bin" broker \
+  (cd "$BROKER_DIR" && exec "$bin" broker \
       --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --storage-engine "sqlite://tansu.db" </dev/null >>"$LOGS/broker.log" 2>&1) &
