@@ -84,20 +84,8 @@ impl Application {
 
         let health = web::Data::new(
             Health::new(SERVICE)
-                .check("database", {
-                    let pool = pool.clone();
-                    move || {
-                        let pool = pool.clone();
-                        async move { database::ping(&pool).await }
-                    }
-                })
-                .check("broker", {
-                    let producer = producer.clone();
-                    move || {
-                        let producer = producer.clone();
-                        async move { producer.ping(Duration::from_secs(2)).await }
-                    }
-                }),
+                .check("database", database::health_check(&pool))
+                .check("broker", producer.health_check()),
         );
 
         let listener = service_http::bind(&settings.http)?;

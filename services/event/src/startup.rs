@@ -66,13 +66,7 @@ impl Application {
                         async move { store.ping().await }
                     }
                 })
-                .check("broker", {
-                    let producer = producer.clone();
-                    move || {
-                        let producer = producer.clone();
-                        async move { producer.ping(Duration::from_secs(2)).await }
-                    }
-                }),
+                .check("broker", producer.health_check()),
         );
 
         let wake = Arc::new(Notify::new());
