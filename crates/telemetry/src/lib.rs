@@ -11,9 +11,9 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use settings::{LogFormat, TelemetrySettings};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub use opentelemetry::Context as TraceContext;
@@ -50,7 +50,11 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> TelemetryGua
     // OpenTelemetry layer, so trace context propagates whatever the log level.
     let _ = tracing_subscriber::registry()
         .with(fmt_layer.with_filter(filter))
-        .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(LevelFilter::INFO))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(LevelFilter::INFO),
+        )
         .try_init();
     TelemetryGuard { provider }
 }
@@ -68,8 +72,17 @@ pub fn init_for_tests() {
             EnvFilter::new("off")
         };
         let _ = tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().with_test_writer().compact().with_filter(filter))
-            .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(LevelFilter::INFO))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .compact()
+                    .with_filter(filter),
+            )
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(LevelFilter::INFO),
+            )
             .try_init();
         // Keep the provider alive for the life of the test process.
         std::mem::forget(provider);
