@@ -372,3 +372,25 @@ pub fn subscribe<C: ConsumerContext>(
     consumer.subscribe(&refs)?;
     Ok(())
 }
+
+/// The next message, or `None` once `shutdown` is cancelled. A consumer error
+/// (broker away, a rebalance hiccup) is logged and retried after a pause, so
+/// every consuming loop treats them the same way.
+pub async fn next_message<'a, C: ConsumerContext + 'static>(
+    consumer: &'a StreamConsumer<C>,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Option<BorrowedMessage<'a>> {
+    loop {
+        let received = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            received = consumer.recv() => received,
+        };
+        match received {
+            Ok(message) => return Some(message),
+            Err(error) => {
+                tracing::warn!(%error, "consumer error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}

@@ -584,17 +584,8 @@ impl LiveFeed {
         let booking_topic = kafka.topic(topics::BOOKING_EVENTS);
         tracing::info!(%group, "live feed consumer started");
         loop {
-            let message = tokio::select! {
-                _ = self.shutdown.cancelled() => return Ok(()),
-                message = consumer.recv() => message,
-            };
-            let message = match message {
-                Ok(message) => message,
-                Err(error) => {
-                    // librdkafka recovers from broker hiccups by itself.
-                    tracing::debug!(%error, "live feed receive error");
-                    continue;
-                }
+            let Some(message) = kafka_bus::next_message(&consumer, &self.shutdown).await else {
+                return Ok(());
             };
             self.hub.metrics.consumed.inc();
             let span = kafka_bus::message_span(&message);

@@ -69,17 +69,8 @@ impl Ingest {
     /// before the partition moves on, so nothing is skipped.
     pub async fn run(self: Arc<Self>, consumer: StreamConsumer, shutdown: CancellationToken) {
         loop {
-            let message = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                message = consumer.recv() => message,
-            };
-            let message = match message {
-                Ok(message) => message,
-                Err(error) => {
-                    tracing::warn!(%error, "consumer error");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
+            let Some(message) = kafka_bus::next_message(&consumer, &shutdown).await else {
+                break;
             };
             let span = kafka_bus::message_span(&message);
             let mut delay = Duration::from_millis(100);

@@ -36,17 +36,8 @@ pub struct Offers {
 impl Offers {
     pub async fn run(self: Arc<Self>, consumer: StreamConsumer, shutdown: CancellationToken) {
         loop {
-            let message = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                message = consumer.recv() => message,
-            };
-            let message = match message {
-                Ok(message) => message,
-                Err(error) => {
-                    tracing::warn!(%error, "consumer error");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
+            let Some(message) = kafka_bus::next_message(&consumer, &shutdown).await else {
+                break;
             };
             let span = kafka_bus::message_span(&message);
             let envelope = match kafka_bus::decode::<BookingOutcome>(&message) {
