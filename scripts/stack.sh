@@ -33,6 +33,12 @@ PROFILE="${PROFILE:-release}"
 # slow disk bounds the whole booking path; BROKER_DIR=/dev/shm/evently-broker
 # keeps it in memory (survives broker restarts, not machine reboots).
 BROKER_DIR="${BROKER_DIR:-$STATE/broker}"
+# tansu answers every fetch by querying each requested partition in turn
+# (several SQLite queries apiece), and the services' consumers poll all the
+# time: with 12 partitions an idle stack kept the broker at 100% of a core and
+# a consumed hop cost ~90 ms. Topics the local stack creates get few
+# partitions; docker-compose and k8s (Apache Kafka) keep 12.
+KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-2}"
 SERVICES=(auth event booking waitlist notification gateway)
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
@@ -250,6 +256,7 @@ start_service() {
   (
     cd "$ROOT"
     export DATABASE_URL="$(database_url)" KAFKA_BROKERS="$(brokers)" SMTP_URL="$(smtp_url)"
+    export KAFKA_PARTITIONS="$KAFKA_PARTITIONS"
     export "${upper}__HTTP__PORT=$port"
     # The service credential for booking's /internal endpoints (never exposed by the gateway).
     export BOOKING__INTERNAL_TOKEN="$(internal_token)" NOTIFICATION__INTERNAL_TOKEN="$(internal_token)"

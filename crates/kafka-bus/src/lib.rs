@@ -44,6 +44,9 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
         // IPv4 only: the local broker does not listen on ::1.
         .set("broker.address.family", "v4")
         .set("socket.keepalive.enable", "true");
+    if let Some(contexts) = &settings.debug {
+        config.set("debug", contexts);
+    }
     config
 }
 
@@ -337,6 +340,13 @@ pub fn decode<T: DeserializeOwned>(
     Ok(serde_json::from_slice(payload)?)
 }
 
+/// `extra` for consumers nobody waits on interactively (mail, waitlist,
+/// live feed, lifecycle): a longer fetch wait. Apache Kafka answers a waiting
+/// fetch as soon as data arrives, so there this only saves idle round trips;
+/// tansu re-runs its per-partition queries until the wait is over, and with
+/// the 10 ms default on every consumer an idle stack kept it at a full core.
+pub const BACKGROUND: (&str, &str) = ("fetch.wait.max.ms", "250");
+
 /// A consumer in group `group` (prefixed). Offsets are committed by the caller
 /// (`enable.auto.commit=false`) unless `extra` says otherwise, so a message is
 /// only marked done after its effect is stored.
@@ -353,7 +363,7 @@ pub fn consumer<C: ConsumerContext + 'static>(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
-        .set("fetch.wait.max.ms", "10")
+        .set("fetch.wait.max.ms", settings.fetch_wait_max_ms.to_string())
         .set("enable.partition.eof", "false");
     for (key, value) in extra {
         config.set(*key, *value);

@@ -6,7 +6,7 @@
 //! 3. environment variables `<SERVICE>__SECTION__KEY` (e.g. `BOOKING__HTTP__PORT=9000`),
 //! 4. the well-known variables that swap an embedded component for a real server:
 //!    `DATABASE_URL`, `KAFKA_BROKERS`, `MONGODB_URI`, `SMTP_URL`, `KAFKA_TOPIC_PREFIX`,
-//!    `JWKS_URL`.
+//!    `KAFKA_PARTITIONS`, `JWKS_URL`.
 //!
 //! `DATABASE_URL` names a PostgreSQL *server*: each service uses its own database
 //! on it (`evently_<service>`), so services never share tables. A service-specific
@@ -89,6 +89,7 @@ pub fn load<T: DeserializeOwned>(
     for (var, key) in [
         ("KAFKA_BROKERS", "kafka.brokers"),
         ("KAFKA_TOPIC_PREFIX", "kafka.topic_prefix"),
+        ("KAFKA_PARTITIONS", "kafka.partitions"),
         ("MONGODB_URI", "mongodb_uri"),
         ("SMTP_URL", "smtp_url"),
         ("JWKS_URL", "auth.jwks_url"),
@@ -220,6 +221,15 @@ pub struct KafkaSettings {
     /// Consumer groups get this in front of their name (tests isolate by it).
     #[serde(default)]
     pub group_prefix: String,
+    /// How long a fetch may wait at the broker for new messages. Each consumed
+    /// hop costs up to this much, so keep it small (tansu waits it out even
+    /// when data is there).
+    #[serde(default = "default_fetch_wait_max_ms")]
+    pub fetch_wait_max_ms: u32,
+    /// librdkafka debug contexts (e.g. `fetch,protocol`), logged at debug
+    /// level: how to see what the client and broker say to each other.
+    #[serde(default)]
+    pub debug: Option<String>,
 }
 
 impl Default for KafkaSettings {
@@ -231,6 +241,8 @@ impl Default for KafkaSettings {
             replication_factor: default_replication(),
             linger_ms: default_linger_ms(),
             group_prefix: String::new(),
+            fetch_wait_max_ms: default_fetch_wait_max_ms(),
+            debug: None,
         }
     }
 }
@@ -256,6 +268,9 @@ fn default_replication() -> i32 {
 }
 fn default_linger_ms() -> u32 {
     2
+}
+fn default_fetch_wait_max_ms() -> u32 {
+    10
 }
 
 /// How a service verifies access tokens: auth's JWKS.

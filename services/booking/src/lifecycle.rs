@@ -41,7 +41,12 @@ pub async fn run(
     producer: Producer,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = kafka_bus::consumer(&kafka, GROUP, DefaultConsumerContext, &[])?;
+    let consumer: StreamConsumer = kafka_bus::consumer(
+        &kafka,
+        GROUP,
+        DefaultConsumerContext,
+        &[kafka_bus::BACKGROUND],
+    )?;
     kafka_bus::subscribe(&consumer, &kafka, &[topics::EVENT_LIFECYCLE])?;
     loop {
         let message = tokio::select! {

@@ -12,6 +12,7 @@
 
 use crate::configuration::BookingSettings;
 use crate::domain::Inventory;
+use crate::replies::Replies;
 use crate::store::processor::{self as store, BatchWrite, CommitError, OutboxRow};
 use chrono::Utc;
 use common_types::messages::booking::BookingCommand;
@@ -159,6 +160,7 @@ pub struct Processor {
     offsets: Arc<Mutex<HashMap<i32, i64>>>,
     crash: CrashSwitch,
     stats: Arc<ProcessorStats>,
+    replies: Replies,
 }
 
 enum Flow {
@@ -186,6 +188,7 @@ impl Processor {
         settings: BookingSettings,
         crash: CrashSwitch,
         stats: Arc<ProcessorStats>,
+        replies: Replies,
     ) -> Self {
         Self {
             topic: kafka.topic(topics::BOOKING_CREATE),
@@ -199,6 +202,7 @@ impl Processor {
             offsets: Arc::new(Mutex::new(HashMap::new())),
             crash,
             stats,
+            replies,
         }
     }
 
@@ -425,7 +429,8 @@ impl Processor {
                 write.record(envelope.id, who, decision)?;
             }
             if part.next_offset != start {
-                jobs.push((p, part.generation, part.next_offset, write));
+                let answers = write.take_answers();
+                jobs.push((p, part.generation, part.next_offset, write, answers));
             }
         }
         if jobs.is_empty() {
@@ -436,18 +441,16 @@ impl Processor {
         }
         let started = Instant::now();
         let commands: usize = jobs.iter().map(|j| j.3.commands).sum();
-        let results = futures::future::join_all(jobs.into_iter().map(|(p, g, next, write)| {
-            let pool = self.pool.clone();
-            let topic = self.topic.clone();
-            async move {
-                (
-                    p,
-                    next,
-                    store::commit(&pool, &topic, p, g, next, write).await,
-                )
-            }
-        }))
-        .await;
+        let results =
+            futures::future::join_all(jobs.into_iter().map(|(p, g, next, write, answers)| {
+                let pool = self.pool.clone();
+                let topic = self.topic.clone();
+                async move {
+                    let committed = store::commit(&pool, &topic, p, g, next, write).await;
+                    (p, next, committed.map(|rows| (rows, answers)))
+                }
+            }))
+            .await;
         self.stats
             .commands
             .fetch_add(commands as u64, Ordering::Relaxed);
@@ -456,7 +459,10 @@ impl Processor {
         let mut offsets = TopicPartitionList::new();
         for (p, next, result) in results {
             match result {
-                Ok(rows) => {
+                Ok((rows, answers)) => {
+                    for answer in answers {
+                        self.replies.complete(answer);
+                    }
                     to_publish.extend(rows);
                     let _ = offsets.add_partition_offset(&self.topic, p, Offset::Offset(next));
                 }

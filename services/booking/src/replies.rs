@@ -37,7 +37,11 @@ impl Replies {
         }
     }
 
-    fn complete(&self, outcome: BookingOutcome) {
+    /// Hand an outcome to the request waiting for it, if it waits here. The
+    /// processor calls this for what it committed itself, so a request that
+    /// landed on the instance owning its partition skips the broker hop back;
+    /// the copy that arrives through `booking.events` then finds no waiter.
+    pub fn complete(&self, outcome: BookingOutcome) {
         let Some(id) = outcome.request_id() else {
             return;
         };
@@ -51,7 +55,9 @@ impl Replies {
     pub async fn consumer(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
         let group = format!("booking-replies-{}", uuid::Uuid::new_v4().simple());
         let consumer: StreamConsumer =
-            kafka_bus::consumer(kafka, &group, DefaultConsumerContext, &[])?;
+            // Background pace: most answers come straight from this
+            // instance's processor; only those decided elsewhere come here.
+            kafka_bus::consumer(kafka, &group, DefaultConsumerContext, &[kafka_bus::BACKGROUND])?;
         let topic = kafka.topic(topics::BOOKING_EVENTS);
         let consumer = tokio::task::spawn_blocking(move || -> anyhow::Result<StreamConsumer> {
             let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;

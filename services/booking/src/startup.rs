@@ -94,6 +94,7 @@ impl Application {
                 settings.booking.clone(),
                 hooks.crash.clone(),
                 stats.clone(),
+                replies.clone(),
             );
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {

@@ -578,6 +578,7 @@ impl LiveFeed {
             &[
                 ("auto.offset.reset", "latest"),
                 ("topic.metadata.refresh.interval.ms", "10000"),
+                kafka_bus::BACKGROUND,
             ],
         )?;
         kafka_bus::subscribe(&consumer, kafka, &bases)?;

@@ -7,6 +7,7 @@ use crate::domain::{
     SectionKind,
 };
 use chrono::{DateTime, Utc};
+use common_types::messages::booking::BookingOutcome;
 use common_types::messages::lifecycle::{EventSnapshot, SectionLayout};
 use common_types::{
     BookingId, Currency, Envelope, EventId, HoldId, MessageType, RequestId, SeatId, SectionId,
@@ -337,12 +338,19 @@ pub struct BatchWrite {
     payments: HashMap<String, &'static str>,
     results: Vec<(RequestId, EventId, Option<UserId>, serde_json::Value)>,
     outbox: Vec<(String, &'static str, serde_json::Value)>,
+    /// Outcomes a client may be waiting for (those with a request id).
+    answers: Vec<BookingOutcome>,
     pub commands: usize,
 }
 
 impl BatchWrite {
     pub fn is_empty(&self) -> bool {
         self.commands == 0
+    }
+
+    /// The outcomes waiting clients asked for, to hand over once committed.
+    pub fn take_answers(&mut self) -> Vec<BookingOutcome> {
+        std::mem::take(&mut self.answers)
     }
 
     /// Fold one command's decision in. `actor` is who sent the command (for polling).
@@ -369,6 +377,7 @@ impl BatchWrite {
                     actor,
                     serde_json::to_value(&outcome)?,
                 ));
+                self.answers.push(outcome.clone());
             }
             let envelope = Envelope::with_id(id, outcome);
             self.outbox
