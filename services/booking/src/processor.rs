@@ -27,11 +27,12 @@ use kafka_bus::rdkafka::{ClientContext, Offset, TopicPartitionList};
 use kafka_bus::Producer;
 use settings::KafkaSettings;
 use sqlx::PgPool;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 pub const GROUP: &str = "booking-processor";
 
@@ -146,6 +147,49 @@ struct Part {
     /// One seek per (re)load when Kafka starts beyond the stored offset.
     seeked: bool,
     expiry_sent: HashMap<EventId, Instant>,
+    recent: RecentCommands,
+}
+
+/// How long a decided command's id is remembered. A retried send lands in the
+/// log within the producer's `message.timeout.ms` (30 s) of the original.
+const DEDUPE_WINDOW: Duration = Duration::from_secs(300);
+
+/// The ids of the commands decided in the last [`DEDUPE_WINDOW`]. The
+/// producers are not idempotent (tansu 0.6.0's storage panics once an
+/// idempotent producer bumps its epoch after a timeout, see BROKER notes in
+/// docs/booking.md), so a retried send can put one command in the log twice,
+/// not necessarily next to each other; the second copy must change nothing.
+#[derive(Default)]
+struct RecentCommands {
+    order: VecDeque<(Instant, Uuid)>,
+    ids: HashSet<Uuid>,
+}
+
+impl RecentCommands {
+    fn from_ids(ids: Vec<Uuid>) -> Self {
+        let now = Instant::now();
+        let mut recent = Self::default();
+        for id in ids {
+            recent.first_time(id, now);
+        }
+        recent
+    }
+
+    /// Records `id`; false when it was already decided within the window.
+    fn first_time(&mut self, id: Uuid, now: Instant) -> bool {
+        while let Some((at, old)) = self.order.front() {
+            if now.duration_since(*at) <= DEDUPE_WINDOW {
+                break;
+            }
+            self.ids.remove(old);
+            self.order.pop_front();
+        }
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.order.push_back((now, id));
+        true
+    }
 }
 
 pub struct Processor {
@@ -349,6 +393,7 @@ impl Processor {
         let claim = store::claim(&self.pool, &self.topic, partition, &self.owner).await?;
         let inventory =
             store::load_partition(&self.pool, partition, self.settings.hold_ttl_secs).await?;
+        let recent = store::recent_command_ids(&self.pool, partition, DEDUPE_WINDOW).await?;
         let leftovers = store::pending_outbox(&self.pool, partition).await?;
         if !leftovers.is_empty() {
             tracing::info!(
@@ -364,6 +409,7 @@ impl Processor {
             inventory,
             seeked: false,
             expiry_sent: HashMap::new(),
+            recent: RecentCommands::from_ids(recent),
         })
     }
 
@@ -424,6 +470,15 @@ impl Processor {
                             continue;
                         }
                     };
+                if !part.recent.first_time(envelope.id, Instant::now()) {
+                    tracing::info!(
+                        partition = p,
+                        offset,
+                        command_id = %envelope.id,
+                        "command already decided (a retried send): skipped"
+                    );
+                    continue;
+                }
                 let who = actor(&envelope.payload);
                 let decision = part.inventory.apply(envelope.payload, envelope.occurred_at);
                 write.record(envelope.id, who, decision)?;
@@ -510,6 +565,7 @@ impl Processor {
         };
         let next_offset = store::stored_offset(&self.pool, &self.topic, p).await?;
         let inventory = store::load_partition(&self.pool, p, self.settings.hold_ttl_secs).await?;
+        let recent = store::recent_command_ids(&self.pool, p, DEDUPE_WINDOW).await?;
         self.parts.insert(
             p,
             Part {
@@ -518,6 +574,7 @@ impl Processor {
                 inventory,
                 seeked: false,
                 expiry_sent: HashMap::new(),
+                recent: RecentCommands::from_ids(recent),
             },
         );
         if let Err(e) = consumer.seek(

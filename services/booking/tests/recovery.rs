@@ -192,3 +192,92 @@ async fn two_instances_split_partitions_and_one_stopping_mid_stream_loses_nothin
     let generations: i64 = count(&world, "SELECT min(generation) FROM partition_offsets").await;
     assert!(generations >= 2, "every partition was claimed again");
 }
+
+/// Without an idempotent producer a retried send can store a command twice,
+/// not necessarily next to each other — even after the hold it placed was
+/// released, and after the partition moved to a new instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_the_broker_holds_twice_takes_effect_once() {
+    use common_types::messages::booking::BookingCommand;
+    use common_types::{topics, Envelope, RequestId};
+
+    let world = World::new().await;
+    let mut app1 = world.spawn().await;
+    let event = TestEvent::new(2, 10, None);
+    world.publish(&event.snapshot).await;
+    app1.wait_for_inventory(event.id()).await;
+
+    let buyer = UserId::new();
+    let token = world.token(buyer, Role::Customer);
+    let request_id = RequestId::new();
+    let duplicate = Envelope::with_id(
+        request_id.0,
+        BookingCommand::HoldQuantity {
+            request_id,
+            event_id: event.id(),
+            user_id: buyer,
+            section_id: event.general,
+            quantity: 4,
+            hold_ttl_secs: None,
+        },
+    );
+    let producer = kafka_bus::Producer::new(&world.kafka).unwrap();
+    let key = event.id().to_string();
+    let send_copy = || async {
+        producer
+            .publish(topics::BOOKING_CREATE, &key, &duplicate, None)
+            .await
+            .unwrap();
+    };
+    let available_path = format!("/api/v1/events/{}/seats/available", event.id());
+    let pool = world.pool().await;
+    let held_by_buyer = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM holds WHERE user_id = $1")
+            .bind(buyer.0)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+
+    send_copy().await;
+    wait_for(
+        "the first copy to be decided",
+        Duration::from_secs(30),
+        || async { (held_by_buyer().await == 1).then_some(()) },
+    )
+    .await;
+    // The buyer lets the hold go; a late copy must not take the places again.
+    let hold_id: uuid::Uuid = sqlx::query_scalar("SELECT hold_id FROM holds WHERE user_id = $1")
+        .bind(buyer.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let released = app1
+        .delete(&format!("/api/v1/seats/hold/{hold_id}"), &token)
+        .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.body);
+    send_copy().await;
+    // A later command on the same partition is decided after the copy.
+    let other = world.token(UserId::new(), Role::Customer);
+    let marker = app1.hold_ga(&other, event.id(), event.general, 1).await;
+    assert_eq!(marker.status, StatusCode::CREATED, "{}", marker.body);
+    assert_eq!(held_by_buyer().await, 1, "the copy placed a second hold");
+    assert_eq!(
+        app1.get(&available_path, None).await.body["available"],
+        11,
+        "2 seats + 10 places, 1 held"
+    );
+
+    // A new owner remembers what its predecessor decided.
+    app1.stop().await;
+    let app2 = world.spawn().await;
+    send_copy().await;
+    let marker = app2.hold_ga(&other, event.id(), event.general, 1).await;
+    assert_eq!(marker.status, StatusCode::CREATED, "{}", marker.body);
+    assert_eq!(
+        held_by_buyer().await,
+        1,
+        "the copy placed a hold after the restart"
+    );
+    assert_eq!(app2.get(&available_path, None).await.body["available"], 10);
+}

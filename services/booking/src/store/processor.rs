@@ -94,6 +94,24 @@ fn seat_ids(raw: Vec<String>) -> Vec<SeatId> {
 
 /// Rebuild the in-memory inventory of every event owned by `partition`.
 #[tracing::instrument(skip(pool))]
+/// Ids of the commands with a client waiting (those with a request id) that
+/// were decided for `partition` in the last `window`.
+pub async fn recent_command_ids(
+    pool: &PgPool,
+    partition: i32,
+    window: std::time::Duration,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT c.request_id FROM command_results c
+         JOIN events e ON e.event_id = c.event_id
+         WHERE e.kafka_partition = $1 AND c.created_at > now() - make_interval(secs => $2)",
+    )
+    .bind(partition)
+    .bind(window.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
 pub async fn load_partition(
     pool: &PgPool,
     partition: i32,
