@@ -257,6 +257,10 @@ start_service() {
     cd "$ROOT"
     export DATABASE_URL="$(database_url)" KAFKA_BROKERS="$(brokers)" SMTP_URL="$(smtp_url)"
     export KAFKA_PARTITIONS="$KAFKA_PARTITIONS"
+    # A restarted processor rejoins as the same static group member and takes
+    # its partitions straight back (tansu left a replacing dynamic member
+    # without partitions; see docs/booking.md).
+    [ "$name" = booking ] && export BOOKING__BOOKING__PROCESSOR_INSTANCE_ID="${BOOKING__BOOKING__PROCESSOR_INSTANCE_ID:-booking-local-$port}"
     export "${upper}__HTTP__PORT=$port"
     # The service credential for booking's /internal endpoints (never exposed by the gateway).
     export BOOKING__INTERNAL_TOKEN="$(internal_token)" NOTIFICATION__INTERNAL_TOKEN="$(internal_token)"

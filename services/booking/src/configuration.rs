@@ -46,6 +46,13 @@ pub struct BookingSettings {
     /// The processor's own connection pool (separate from the HTTP side's, so
     /// a crowd of requests can never starve the ordered path).
     pub processor_db_connections: u32,
+    /// A name this instance keeps across restarts (the pod or container
+    /// name): the processor then joins its consumer group as a *static*
+    /// member, so a restarted instance takes its partitions straight back.
+    /// On tansu 0.6.0 a dynamic member that replaces a killed one was still
+    /// handed no partitions minutes later (the coordinator kept the dead
+    /// leader's assignment); unset means dynamic membership.
+    pub processor_instance_id: Option<String>,
 }
 
 impl Default for BookingSettings {
@@ -60,6 +67,7 @@ impl Default for BookingSettings {
             expiry_tick_ms: 500,
             refund_sweep_ms: 2000,
             processor_db_connections: 6,
+            processor_instance_id: None,
         }
     }
 }

@@ -212,6 +212,15 @@ enum Flow {
     Crashed,
 }
 
+enum Exit {
+    Stopped,
+    Crashed,
+    Rejoin,
+}
+
+/// How long a static member may own no partition before it rejoins.
+const REJOIN_AFTER: Duration = Duration::from_secs(30);
+
 fn actor(command: &BookingCommand) -> Option<UserId> {
     match command {
         BookingCommand::HoldSeats { user_id, .. }
@@ -253,27 +262,59 @@ impl Processor {
     /// Consume until `shutdown`; leaving drops the consumer, which leaves the
     /// group so the partitions move to the other instances at once.
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.refresh_offsets().await;
+        loop {
+            match self.consume(&shutdown).await? {
+                Exit::Stopped => {
+                    tracing::info!("booking processor stopped");
+                    return Ok(());
+                }
+                Exit::Crashed => {
+                    self.stats.crashed.store(true, Ordering::SeqCst);
+                    tracing::warn!("crash switch: stopped between deciding and committing a batch");
+                    return Ok(());
+                }
+                Exit::Rejoin => {
+                    // Whatever we held is someone else's or nobody's now; the
+                    // next assignment claims and reloads it.
+                    self.parts.clear();
+                    self.stats.owned_partitions.store(0, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    fn new_consumer(&self) -> anyhow::Result<StreamConsumer<Ctx>> {
         let ctx = Ctx {
             topic: self.topic.clone(),
             notes: self.notes.clone(),
             offsets: self.offsets.clone(),
         };
-        let consumer: StreamConsumer<Ctx> = kafka_bus::consumer(
-            &self.kafka,
-            GROUP,
-            ctx,
+        let mut extra = vec![
             // Also the rebalance timeout: how long a rebalance waits for a
-            // member that vanished without leaving. The loop polls at least
-            // every tick, so a short bound only speeds up fail-over.
-            &[
-                ("max.poll.interval.ms", "30000"),
-                ("max.partition.fetch.bytes", "65536"),
-            ],
-        )?;
+            // member that vanished without leaving.
+            ("max.poll.interval.ms", "30000"),
+            ("max.partition.fetch.bytes", "65536"),
+        ];
+        if let Some(id) = self.settings.processor_instance_id.as_deref() {
+            extra.push(("group.instance.id", id));
+            // A static member that crashed is replaced by its restart, not by
+            // a timeout; a longer session rides out a broker busy for more
+            // than 10 s (tansu under a flash sale) without losing partitions.
+            extra.push(("session.timeout.ms", "30000"));
+        }
+        let consumer: StreamConsumer<Ctx> = kafka_bus::consumer(&self.kafka, GROUP, ctx, &extra)?;
         kafka_bus::subscribe(&consumer, &self.kafka, &[topics::BOOKING_CREATE])?;
+        Ok(consumer)
+    }
+
+    /// One consumer's life: until shutdown, a crash (test hook) or, for a
+    /// static member, a long spell without partitions.
+    async fn consume(&mut self, shutdown: &CancellationToken) -> anyhow::Result<Exit> {
+        self.refresh_offsets().await;
+        let consumer = self.new_consumer()?;
         let mut tick = tokio::time::interval(Duration::from_millis(self.settings.expiry_tick_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut without_partitions_since = Instant::now();
         loop {
             let mut batch: Vec<OwnedMessage> = Vec::new();
             tokio::select! {
@@ -282,6 +323,24 @@ impl Processor {
                     self.refresh_offsets().await;
                     self.handle_notes(&consumer).await?;
                     self.request_expiries();
+                    if !self.parts.is_empty() {
+                        without_partitions_since = Instant::now();
+                    } else if self.settings.processor_instance_id.is_some()
+                        && without_partitions_since.elapsed() > REJOIN_AFTER
+                    {
+                        // tansu 0.6.0 can leave a member that lost its session
+                        // (or replaced a dead one) in a stable group with no
+                        // partitions for good; a fresh consumer with the same
+                        // static id is given the member's assignment again.
+                        // Harmless on Apache Kafka: the same static member
+                        // rejoining with the same subscription causes no
+                        // rebalance.
+                        tracing::warn!(
+                            seconds = REJOIN_AFTER.as_secs(),
+                            "no booking.create partition for a while; rejoining the group"
+                        );
+                        return Ok(Exit::Rejoin);
+                    }
                     continue;
                 }
                 received = consumer.recv() => match received {
@@ -309,15 +368,12 @@ impl Processor {
                 }
             }
             if let Flow::Crashed = self.process(&consumer, batch).await? {
-                self.stats.crashed.store(true, Ordering::SeqCst);
-                tracing::warn!("crash switch: stopped between deciding and committing a batch");
-                return Ok(());
+                return Ok(Exit::Crashed);
             }
         }
         // Leave the group now, so the partitions move without waiting for a timeout.
         consumer.unsubscribe();
-        tracing::info!("booking processor stopped");
-        Ok(())
+        Ok(Exit::Stopped)
     }
 
     /// Refresh the lower bounds the rebalance callback starts partitions at.
