@@ -17,7 +17,7 @@ use common_types::messages::user::UserEvent;
 use common_types::messages::waitlist::WaitlistEvent;
 use common_types::{topics, Envelope, EventId};
 use futures::StreamExt;
-use kafka_bus::rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use kafka_bus::rdkafka::consumer::StreamConsumer;
 use kafka_bus::rdkafka::message::{BorrowedMessage, Message};
 use kafka_bus::Producer;
 use sqlx::PgPool;
@@ -87,8 +87,8 @@ impl Ingest {
                     }
                 }
             }
-            if let Err(error) = consumer.commit_message(&message, CommitMode::Async) {
-                tracing::warn!(%error, "offset commit failed; the message may be redelivered (harmless)");
+            if let Err(error) = kafka_bus::mark_done(&consumer, &message) {
+                tracing::warn!(%error, "storing the offset failed; the message may be redelivered (harmless)");
             }
         }
     }

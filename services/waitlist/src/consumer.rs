@@ -15,7 +15,7 @@ use common_types::{
     topics, BookingId, Envelope, EventId, HoldId, RequestId, SeatId, SectionId, UserId,
     WaitlistEntryId,
 };
-use kafka_bus::rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use kafka_bus::rdkafka::consumer::StreamConsumer;
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,8 +63,8 @@ impl Offers {
                     }
                 }
             }
-            if let Err(error) = consumer.commit_message(&message, CommitMode::Async) {
-                tracing::warn!(%error, "offset commit failed; the message may be redelivered (harmless)");
+            if let Err(error) = kafka_bus::mark_done(&consumer, &message) {
+                tracing::warn!(%error, "storing the offset failed; the message may be redelivered (harmless)");
             }
         }
     }
