@@ -526,7 +526,7 @@ impl Processor {
                             continue;
                         }
                     };
-                if !part.recent.first_time(envelope.id, Instant::now()) {
+                if !part.recent.first_time(envelope.id, busy) {
                     tracing::info!(
                         partition = p,
                         offset,
