@@ -149,6 +149,12 @@ start_broker() {
   port_open "$BROKER_PORT" && die "port $BROKER_PORT is taken by something else; set BROKER_PORT or KAFKA_BROKERS"
   ensure_tansu
   mkdir -p "$BROKER_DIR"
+  local fresh=1
+  if [ -f "$BROKER_DIR/tansu.db" ]; then
+    fresh=0
+    # Offline, before the broker holds the file: on a large log this takes a while.
+    python3 "$ROOT/scripts/tansu_index.py" "$BROKER_DIR/tansu.db" || die "indexing the broker's log failed"
+  fi
   log "broker: starting tansu on 127.0.0.1:$BROKER_PORT (log in $BROKER_DIR/tansu.db)"
   # tansu reads the sqlite path relative to its working directory (BROKER.md).
   local bin
@@ -159,6 +165,10 @@ start_broker() {
       --storage-engine "sqlite://tansu.db" </dev/null >>"$LOGS/broker.log" 2>&1) &
   echo $! >"$PIDS/broker.pid"
   wait_port "$BROKER_PORT" broker 60
+  # tansu created its schema before listening; no client has written yet.
+  if [ "$fresh" = 1 ]; then
+    python3 "$ROOT/scripts/tansu_index.py" "$BROKER_DIR/tansu.db" || die "indexing the broker's log failed"
+  fi
   ensure_broker_supervisor
 }
 

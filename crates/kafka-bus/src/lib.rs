@@ -354,19 +354,22 @@ pub fn decode<T: DeserializeOwned>(
 /// the 10 ms default on every consumer an idle stack kept it at a full core.
 pub const BACKGROUND: (&str, &str) = ("fetch.wait.max.ms", "250");
 
-/// `extra` for consumers that finish messages one at a time ([`mark_done`]):
-/// offsets are stored after each message and committed once a second, not
-/// one OffsetCommit request per message. On tansu every commit is a write in
-/// its single storage task; per-message commits slowed consumers catching up
-/// after a 10,000-user sale to a few messages per second. A crash redelivers
-/// at most about a second of messages, which consumers dedupe by envelope id.
-pub const PERIODIC_COMMIT: &[(&str, &str)] = &[
+/// `extra` for the background workers that finish messages one at a time
+/// with [`mark_done`] (waitlist, notification): the [`BACKGROUND`] fetch wait,
+/// and offsets stored after each message and committed once a second rather
+/// than one OffsetCommit request per message. On tansu every commit is a write
+/// in its single storage task; per-message commits slowed consumers catching
+/// up after a 10,000-user sale to a few messages per second. A crash
+/// redelivers at most about a second of messages, which consumers dedupe by
+/// envelope id.
+pub const BACKGROUND_WORKER: &[(&str, &str)] = &[
+    BACKGROUND,
     ("enable.auto.commit", "true"),
     ("enable.auto.offset.store", "false"),
     ("auto.commit.interval.ms", "1000"),
 ];
 
-/// Mark `message` processed (consumers built with [`PERIODIC_COMMIT`]): its
+/// Mark `message` processed (consumers built with [`BACKGROUND_WORKER`]): its
 /// offset goes out with the next periodic commit, and on close.
 pub fn mark_done<C: ConsumerContext + 'static>(
     consumer: &StreamConsumer<C>,

@@ -16,6 +16,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+/// Each attempt waits up to `BROKER_DEADLINE` per request to the broker.
+const START_ATTEMPTS: u32 = 6;
+const BROKER_DEADLINE: Duration = Duration::from_secs(10);
+
 #[derive(Default, Clone)]
 pub struct Replies {
     waiters: Arc<Mutex<HashMap<RequestId, oneshot::Sender<BookingOutcome>>>>,
@@ -60,17 +64,20 @@ impl Replies {
             kafka_bus::consumer(kafka, &group, DefaultConsumerContext, &[kafka_bus::BACKGROUND])?;
         let topic = kafka.topic(topics::BOOKING_EVENTS);
         let consumer = tokio::task::spawn_blocking(move || -> anyhow::Result<StreamConsumer> {
-            let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-            let partitions: Vec<i32> = metadata
-                .topics()
-                .iter()
-                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                .collect();
-            let mut tpl = TopicPartitionList::new();
-            for p in partitions {
-                let (_, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?;
-                tpl.add_partition_offset(&topic, p, Offset::Offset(high))?;
-            }
+            // A busy broker (a restart during a sale) can miss one deadline;
+            // an instance that gave up here would stay down until someone
+            // restarted it.
+            let mut attempt = 1;
+            let tpl = loop {
+                match end_of_every_partition(&consumer, &topic) {
+                    Ok(tpl) => break tpl,
+                    Err(e) if attempt < START_ATTEMPTS => {
+                        tracing::warn!(error = %e, attempt, "booking.events positions not read yet; retrying");
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             consumer.assign(&tpl)?;
             Ok(consumer)
         })
@@ -97,4 +104,21 @@ impl Replies {
             }
         }
     }
+}
+
+fn end_of_every_partition(
+    consumer: &StreamConsumer,
+    topic: &str,
+) -> anyhow::Result<TopicPartitionList> {
+    let metadata = consumer.fetch_metadata(Some(topic), BROKER_DEADLINE)?;
+    let mut tpl = TopicPartitionList::new();
+    for partition in metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+    {
+        let (_, high) = consumer.fetch_watermarks(topic, partition, BROKER_DEADLINE)?;
+        tpl.add_partition_offset(topic, partition, Offset::Offset(high))?;
+    }
+    Ok(tpl)
 }

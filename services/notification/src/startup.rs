@@ -63,14 +63,14 @@ impl Application {
             &settings.kafka,
             GROUP,
             kafka_bus::rdkafka::consumer::DefaultConsumerContext,
-            &[&[kafka_bus::BACKGROUND], kafka_bus::PERIODIC_COMMIT].concat(),
+            kafka_bus::BACKGROUND_WORKER,
         )?;
         kafka_bus::subscribe(&consumer, &settings.kafka, DIRECT_TOPICS)?;
         let fan_out_consumer = kafka_bus::consumer(
             &settings.kafka,
             FAN_OUT_GROUP,
             kafka_bus::rdkafka::consumer::DefaultConsumerContext,
-            &[&[kafka_bus::BACKGROUND], kafka_bus::PERIODIC_COMMIT].concat(),
+            kafka_bus::BACKGROUND_WORKER,
         )?;
         kafka_bus::subscribe(&fan_out_consumer, &settings.kafka, FAN_OUT_TOPICS)?;
         let sender = Arc::new(Sender {

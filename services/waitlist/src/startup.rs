@@ -52,7 +52,7 @@ impl Application {
             &settings.kafka,
             GROUP,
             kafka_bus::rdkafka::consumer::DefaultConsumerContext,
-            &[&[kafka_bus::BACKGROUND], kafka_bus::PERIODIC_COMMIT].concat(),
+            kafka_bus::BACKGROUND_WORKER,
         )?;
         kafka_bus::subscribe(&consumer, &settings.kafka, &[topics::BOOKING_EVENTS])?;
         let workers = vec![
