@@ -159,7 +159,9 @@ start_broker() {
   # tansu reads the sqlite path relative to its working directory (BROKER.md).
   local bin
   bin=$(tansu_bin)
-  (cd "$BROKER_DIR" && exec "$bin" broker \
+  # The services' RUST_LOG is not the broker's: tansu at info writes a line per
+  # request, gigabytes in a sale, and spends most of its CPU formatting them.
+  (cd "$BROKER_DIR" && RUST_LOG="${BROKER_LOG:-warn}" exec "$bin" broker \
       --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --storage-engine "sqlite://tansu.db" </dev/null >>"$LOGS/broker.log" 2>&1) &
@@ -213,14 +215,14 @@ start_smtp() {
   if [ -n "${SMTP_URL:-}" ]; then log "SMTP: using SMTP_URL"; return; fi
   if running smtp; then log "SMTP: already running on 127.0.0.1:$SMTP_PORT"; return; fi
   port_open "$SMTP_PORT" && die "port $SMTP_PORT is taken; set SMTP_PORT or SMTP_URL"
-  python3 -c "import aiosmtpd" 2>/dev/null || {
-    log "SMTP: installing aiosmtpd (pip)"
-    python3 -m pip install --quiet --disable-pip-version-check aiosmtpd >"$LOGS/pip.log" 2>&1 \
-      || die "pip install aiosmtpd failed (see $LOGS/pip.log)"
-  }
+  # The workspace's own catcher (crates/smtp-catcher): a 10,000-user sale sends
+  # 10,000 mails, and the Python catcher used before cost a quarter of a core.
+  log "SMTP: building the catcher (cargo build --profile $PROFILE -p smtp-catcher)"
+  (cd "$ROOT" && cargo build --profile "$PROFILE" -p smtp-catcher --quiet) || die "building smtp-catcher failed"
   mkdir -p "$STATE/mail"
   log "SMTP: catcher on 127.0.0.1:$SMTP_PORT, mail kept in $STATE/mail"
-  nohup python3 "$ROOT/scripts/smtp_catcher.py" --listen "127.0.0.1:$SMTP_PORT" --dir "$STATE/mail" \
+  # Recipients containing "fail" are refused (550), to exercise retries and the dead-letter queue.
+  nohup "$ROOT/target/$PROFILE/smtp-catcher" --listen "127.0.0.1:$SMTP_PORT" --dir "$STATE/mail" --reject fail \
     </dev/null >>"$LOGS/smtp.log" 2>&1 &
   echo $! >"$PIDS/smtp.pid"
   wait_port "$SMTP_PORT" "SMTP catcher" 30

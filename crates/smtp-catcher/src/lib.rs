@@ -1,8 +1,9 @@
 //! A tiny SMTP server for development and tests.
 //!
 //! It speaks enough ESMTP for `lettre` and ordinary clients (EHLO/HELO, MAIL,
-//! RCPT, DATA, RSET, NOOP, QUIT; no TLS, no AUTH), keeps every accepted mail
-//! in memory and, when given a folder, writes each as an `.eml` file.
+//! RCPT, DATA, RSET, NOOP, QUIT; no TLS, no AUTH) and writes each accepted
+//! mail as an `.eml` file into a folder, or keeps it in memory (tests) when
+//! given none.
 //! Recipients containing one of the configured `reject` substrings get a
 //! permanent `550`, which is how the notification tests make sends fail.
 
@@ -131,7 +132,8 @@ pub struct Catcher {
 /// How to run a catcher.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Where each accepted mail is written as `<n>-<time>.eml`; none keeps mails in memory only.
+    /// Where each accepted mail is written as `<time>-<n>.eml` (and not kept in
+    /// memory); none keeps mails in memory only, for [`Catcher::mails`].
     pub dir: Option<PathBuf>,
     /// Recipients containing any of these substrings are refused with 550.
     pub reject: Vec<String>,
@@ -190,7 +192,7 @@ impl Catcher {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Every accepted mail so far, in arrival order.
+    /// Every accepted mail so far, in arrival order (only without a folder).
     pub fn mails(&self) -> Vec<Mail> {
         self.lock().mails.clone()
     }
@@ -334,6 +336,9 @@ impl Session {
             }
             file.push_str(&mail.data);
             tokio::fs::write(dir.join(name), file).await?;
+            // The folder is the record: a long-running stack's catcher must not
+            // grow by every mail of every sale.
+            return Ok(());
         }
         self.lock().mails.push(mail);
         Ok(())
