@@ -556,8 +556,10 @@ impl Processor {
             futures::future::join_all(jobs.into_iter().map(|(p, g, next, write, answers)| {
                 let pool = self.pool.clone();
                 let topic = self.topic.clone();
+                let replies = &self.replies;
                 async move {
-                    let committed = store::commit(&pool, &topic, p, g, next, write).await;
+                    let committed =
+                        store::commit(&pool, &topic, p, g, next, write, replies.instance()).await;
                     (p, next, committed.map(|rows| (rows, answers)))
                 }
             }))

@@ -63,12 +63,14 @@ impl Application {
             )))
         });
         let replies = Replies::default();
-        let reply_consumer = Replies::consumer(&settings.kafka).await?;
+        let outcome_listener = Replies::listener(&pool).await?;
         let stats = Arc::new(ProcessorStats::default());
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(
-            replies.clone().run(reply_consumer, shutdown.clone()),
-        ));
+        tasks.push(tokio::spawn(replies.clone().run(
+            outcome_listener,
+            pool.clone(),
+            shutdown.clone(),
+        )));
         tasks.push(tokio::spawn({
             let (kafka, producer, shutdown) =
                 (settings.kafka.clone(), producer.clone(), shutdown.clone());

@@ -448,3 +448,46 @@ async fn a_cancelled_event_refunds_everyone_and_stops_sales() {
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(slug(&refused.body), "event-cancelled");
 }
+
+/// Behind the gateway a request can land on an instance that does not own the
+/// event's partition; it must still get its answer as soon as it is decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_without_the_partition_answers_with_the_outcome_decided_elsewhere() {
+    let world = World::new().await;
+    let owner = world.spawn().await;
+    let mut api_only = world.settings();
+    api_only.booking.processor = false;
+    // Longer than the test waits: an answer that only came from the fallback
+    // read at the end of the wait would fail the deadline below.
+    api_only.booking.reply_timeout_ms = 120_000;
+    let front = world
+        .spawn_with(api_only, booking::startup::Hooks::default())
+        .await;
+    let event = TestEvent::new(4, 0, None);
+    world.publish(&event.snapshot).await;
+    owner.wait_for_inventory(event.id()).await;
+
+    let alice_t = world.token(UserId::new(), Role::Customer);
+    let bob_t = world.token(UserId::new(), Role::Customer);
+    let hold = within("hold", front.hold_seats(&alice_t, event.id(), &["A-1"])).await;
+    assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.body);
+    let taken = within(
+        "conflict",
+        front.hold_seats(&bob_t, event.id(), &["A-1", "A-2"]),
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+    assert_eq!(taken.body["unavailable_seats"], json!(["A-1"]));
+    let booking = within(
+        "confirm",
+        front.confirm(&alice_t, &hold.body["hold_id"], CARD_OK),
+    )
+    .await;
+    assert_eq!(booking.status, StatusCode::CREATED, "{}", booking.body);
+}
+
+async fn within<T>(what: &str, answer: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), answer)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within 30 s"))
+}

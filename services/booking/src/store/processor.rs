@@ -521,6 +521,7 @@ pub async fn commit(
     generation: i64,
     next_offset: i64,
     batch: BatchWrite,
+    committed_by: &str,
 ) -> Result<Vec<OutboxRow>, CommitError> {
     let mut tx = pool.begin().await?;
     // First, so the row lock orders us against a new owner's claim: either
@@ -871,6 +872,13 @@ pub async fn commit(
             });
         }
     }
+    // Delivered at commit: other instances' waiting requests read their
+    // outcomes from command_results (crate::replies).
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(crate::replies::OUTCOMES_CHANNEL)
+        .bind(committed_by)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(published)
 }

@@ -406,6 +406,14 @@ pub async fn command_result(
         .transpose()
 }
 
+/// The stored outcomes of those of `ids` that are decided.
+pub async fn command_outcomes(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Value>, sqlx::Error> {
+    sqlx::query_scalar("SELECT outcome FROM command_results WHERE request_id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn record_authorization(
     pool: &PgPool,
