@@ -1,9 +1,13 @@
 //! The live feed: `GET /api/v1/events/{id}/live` as server-sent events.
 //!
-//! Every gateway instance runs one Kafka consumer of `booking.events` and
-//! `waitlist.events` in a consumer group of its own (a broadcast: every
-//! instance sees every message), starting at the end of the log because a
-//! watcher wants what happens from now on, not history. Each message becomes
+//! While someone watches, a gateway instance runs one Kafka consumer of
+//! `booking.events` and `waitlist.events` in a consumer group of its own (a
+//! broadcast: every instance sees every message), starting at the end of the
+//! log because a watcher wants what happens from now on, not history. With
+//! nobody watching for `live.idle_stop_secs` the consumer stops: on the local broker
+//! every reader of every outcome costs the sale throughput, and a feed nobody
+//! reads should not. The next watcher starts it again (its streams get a
+//! `resync` once it has its partitions). Each message becomes
 //! one small [`LiveUpdate`], serialized once into an SSE frame and fanned out
 //! through a `tokio::sync::broadcast` channel per event id to every watcher of
 //! that event on this instance.
@@ -28,7 +32,8 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use std::time::Instant;
+use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 
 /// `[live]` in the gateway's settings (`GATEWAY__LIVE__...`).
@@ -53,6 +58,10 @@ pub struct LiveSettings {
     /// back.
     #[serde(default = "default_remembered")]
     pub remembered: usize,
+    /// Stop the feed's consumer once nobody has watched for this long (a
+    /// reconnecting page should not restart it); the next watcher starts it.
+    #[serde(default = "default_idle_stop_secs")]
+    pub idle_stop_secs: u64,
 }
 
 impl Default for LiveSettings {
@@ -63,6 +72,7 @@ impl Default for LiveSettings {
             buffer: default_buffer(),
             max_watchers: default_max_watchers(),
             remembered: default_remembered(),
+            idle_stop_secs: default_idle_stop_secs(),
         }
     }
 }
@@ -81,6 +91,9 @@ fn default_max_watchers() -> usize {
 }
 fn default_remembered() -> usize {
     200_000
+}
+fn default_idle_stop_secs() -> u64 {
+    30
 }
 
 /// What a watched seat is now.
@@ -398,6 +411,8 @@ impl LiveMetrics {
 struct Hub {
     channels: Mutex<HashMap<EventId, broadcast::Sender<Bytes>>>,
     watchers: AtomicUsize,
+    /// Signalled when a watcher arrives, to start a stopped consumer.
+    watcher_arrived: Notify,
     metrics: LiveMetrics,
 }
 
@@ -473,6 +488,7 @@ impl LiveFeed {
             hub: Arc::new(Hub {
                 channels: Mutex::new(HashMap::new()),
                 watchers: AtomicUsize::new(0),
+                watcher_arrived: Notify::new(),
                 metrics,
             }),
             settings: settings.clone(),
@@ -521,6 +537,7 @@ impl LiveFeed {
             return Err(LiveError::TooManyWatchers);
         }
         self.hub.metrics.watchers.inc();
+        self.hub.watcher_arrived.notify_one();
         let receiver = self
             .hub
             .channels()
@@ -540,8 +557,20 @@ impl LiveFeed {
         let mut translator = Translator::new(self.settings.remembered);
         let mut backoff = Duration::from_millis(500);
         loop {
+            while self.hub.watchers.load(Ordering::Relaxed) == 0 {
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => return,
+                    _ = self.hub.watcher_arrived.notified() => {}
+                }
+            }
             match self.consume(&kafka, &group, &mut translator).await {
-                Ok(()) => return,
+                Ok(Stopped::Shutdown) => return,
+                Ok(Stopped::Unwatched) => {
+                    self.connected.store(false, Ordering::Relaxed);
+                    self.hub.metrics.connected.set(0);
+                    backoff = Duration::from_millis(500);
+                    continue;
+                }
                 Err(error) => {
                     self.connected.store(false, Ordering::Relaxed);
                     self.hub.metrics.connected.set(0);
@@ -561,7 +590,7 @@ impl LiveFeed {
         kafka: &KafkaSettings,
         group: &str,
         translator: &mut Translator,
-    ) -> Result<(), kafka_bus::BusError> {
+    ) -> Result<Stopped, kafka_bus::BusError> {
         let bases = [topics::BOOKING_EVENTS, topics::WAITLIST_EVENTS];
         // The gateway may start before booking and waitlist have created
         // their topics; subscribing to a missing topic would wait for the next
@@ -584,9 +613,28 @@ impl LiveFeed {
         kafka_bus::subscribe(&consumer, kafka, &bases)?;
         let booking_topic = kafka.topic(topics::BOOKING_EVENTS);
         tracing::info!(%group, "live feed consumer started");
+        let mut unwatched_since: Option<Instant> = None;
         loop {
-            let Some(message) = kafka_bus::next_message(&consumer, &self.shutdown).await else {
-                return Ok(());
+            let next = tokio::time::timeout(
+                Duration::from_secs(1),
+                kafka_bus::next_message(&consumer, &self.shutdown),
+            )
+            .await;
+            if self.hub.watchers.load(Ordering::Relaxed) > 0 {
+                unwatched_since = None;
+            } else if unwatched_since.get_or_insert_with(Instant::now).elapsed()
+                >= Duration::from_secs(self.settings.idle_stop_secs)
+            {
+                tracing::info!(%group, "live feed consumer stopped: nobody watches");
+                drop(next);
+                // Leaving the group can block for a broker round trip.
+                let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+                return Ok(Stopped::Unwatched);
+            }
+            let message = match next {
+                Err(_quiet_second) => continue,
+                Ok(None) => return Ok(Stopped::Shutdown),
+                Ok(Some(message)) => message,
             };
             self.hub.metrics.consumed.inc();
             let span = kafka_bus::message_span(&message);
@@ -612,6 +660,11 @@ impl LiveFeed {
             }
         }
     }
+}
+
+enum Stopped {
+    Shutdown,
+    Unwatched,
 }
 
 struct FeedContext {

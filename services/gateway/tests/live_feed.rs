@@ -24,6 +24,10 @@ struct Gateway {
 }
 
 async fn spawn_gateway() -> Gateway {
+    spawn_gateway_with(json!({"heartbeat_secs": 1})).await
+}
+
+async fn spawn_gateway_with(live: Value) -> Gateway {
     test_support::init_tracing();
     let kafka = isolated_kafka().await;
     let tokens = TestTokens::start().await;
@@ -39,7 +43,7 @@ async fn spawn_gateway() -> Gateway {
             "notification": "http://127.0.0.1:9",
         },
         "upstream_timeout_ms": 2000,
-        "live": {"heartbeat_secs": 1},
+        "live": live,
     }))
     .expect("gateway settings");
     settings.kafka = kafka.clone();
@@ -134,6 +138,53 @@ impl Gateway {
             }
         });
         rx
+    }
+}
+
+impl Gateway {
+    /// A value from the gateway's `/metrics`.
+    async fn metric(&self, name: &str) -> f64 {
+        let metrics = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} on /metrics:\n{metrics}"))
+    }
+
+    /// Place holds until one reaches `rx` (the feed starts at the end of the
+    /// log once its consumer has joined, so earlier ones are not replayed).
+    async fn first_hold_seen(
+        &self,
+        event: EventId,
+        rx: &mut mpsc::UnboundedReceiver<(String, String)>,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            self.outcome(
+                event,
+                "HoldPlaced",
+                json!({"hold_id": "0190a0b0-0000-7000-8000-0000000000b2", "seats": ["B-1"], "quantity": 1}),
+            )
+            .await;
+            let seen = next_update(rx, Duration::from_millis(500), |u| {
+                u["type"] == "HoldPlaced"
+            })
+            .await;
+            if seen.is_some() {
+                return seen;
+            }
+        }
+        None
     }
 }
 
@@ -473,4 +524,32 @@ async fn commit_offset(kafka: &KafkaSettings, group: &str, topic: &str) {
         .unwrap();
     let commit = tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync));
     commit.await.unwrap().expect("commit an offset");
+}
+
+#[tokio::test]
+async fn the_feed_reads_the_broker_only_while_someone_watches() {
+    let gw = spawn_gateway_with(json!({"heartbeat_secs": 1, "idle_stop_secs": 1})).await;
+    let event = EventId::new();
+    assert_eq!(gw.metric("evently_live_consumer_connected").await, 0.0);
+
+    let mut watcher = gw.watch(event).await;
+    assert!(
+        gw.first_hold_seen(event, &mut watcher).await.is_some(),
+        "the first watcher starts the feed"
+    );
+    assert_eq!(gw.metric("evently_live_consumer_connected").await, 1.0);
+
+    drop(watcher);
+    wait_for(
+        "the idle feed to stop its consumer",
+        Duration::from_secs(30),
+        || async { (gw.metric("evently_live_consumer_connected").await == 0.0).then_some(()) },
+    )
+    .await;
+
+    let mut again = gw.watch(event).await;
+    assert!(
+        gw.first_hold_seen(event, &mut again).await.is_some(),
+        "the next watcher starts it again"
+    );
 }
