@@ -57,8 +57,8 @@ run() { # name, args...
 
 # The broker's own ceiling first, while nothing else loads it (after the sales
 # it is busy for minutes serving their consumers). The local stack creates its
-# topics with KAFKA_PARTITIONS (2); compare like with like.
-run broker broker-roundtrip --messages 20000 --partitions "${KAFKA_PARTITIONS:-2}"
+# topics with KAFKA_PARTITIONS (1); compare like with like.
+run broker broker-roundtrip --messages 20000 --partitions "${KAFKA_PARTITIONS:-1}"
 run flash-sale flash-sale --users "$USERS" --seats "$SEATS" --concurrency "$CONCURRENCY"
 run flash-sale-ga flash-sale --users "$USERS" --seats "$SEATS" --section-kind general --concurrency "$CONCURRENCY"
 run multi-event multi-event --users "$USERS" --concurrency "$CONCURRENCY"
