@@ -1,6 +1,8 @@
 //! One producer, one consumer group, through the real broker: the envelope,
 //! the key, the request id and the trace context all arrive.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use common_types::messages::user::UserEvent;
 use common_types::{topics, Envelope, Role, UserId};
 use kafka_bus::rdkafka::consumer::{CommitMode, Consumer, DefaultConsumerContext};

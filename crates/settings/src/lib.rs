@@ -22,8 +22,9 @@ pub enum SettingsError {
     #[error("invalid configuration for {service}: {source}")]
     Load {
         service: String,
+        // Boxed: config's error is large, and every service returns this.
         #[source]
-        source: config::ConfigError,
+        source: Box<config::ConfigError>,
     },
     #[error("invalid configuration for {service}: {key}: {message}")]
     Invalid {
@@ -54,7 +55,7 @@ pub fn load<T: DeserializeOwned>(
 ) -> Result<T, SettingsError> {
     let wrap = |source| SettingsError::Load {
         service: service.to_string(),
-        source,
+        source: Box::new(source),
     };
     let dir = std::env::var_os("EVENTLY_CONFIG_DIR")
         .map(PathBuf::from)

@@ -122,7 +122,7 @@ pub fn extract(carrier: &dyn Extractor) -> TraceContext {
 
 /// Make `span` a child of the remote context carried in `carrier`.
 pub fn set_parent_from(span: &tracing::Span, carrier: &dyn Extractor) {
-    let _ = span.set_parent(extract(carrier));
+    span.set_parent(extract(carrier));
 }
 
 /// The current span's `traceparent` value, e.g. to log or return it.
