@@ -301,7 +301,9 @@ fn overview_blocking(dashboard: &QueueDashboard) -> Result<Overview, DashboardEr
 }
 
 /// Groups each instance makes for itself (broadcast readers that start at
-/// the end and never commit): their lag means nothing.
+/// the end and never commit): their lag means nothing. `booking-replies-`
+/// groups came from booking versions before replies went through PostgreSQL;
+/// a broker that served them still lists them.
 fn is_per_instance(kafka: &KafkaSettings, group: &str) -> bool {
     let base = group.strip_prefix(&kafka.group_prefix).unwrap_or(group);
     ["gateway-live-", "booking-replies-"]
