@@ -586,6 +586,19 @@ impl Processor {
                     );
                     self.parts.remove(&p);
                 }
+                Err(CommitError::ReferencesTaken(taken)) => {
+                    // Decided again from the stored offset, the same bookings
+                    // then get their next candidate references.
+                    tracing::warn!(
+                        partition = p,
+                        ?taken,
+                        "booking references collided with other events'; deciding the batch again"
+                    );
+                    self.reload(consumer, p).await?;
+                    if let Some(part) = self.parts.get_mut(&p) {
+                        part.inventory.references_taken_elsewhere(&taken);
+                    }
+                }
                 Err(e) => {
                     tracing::error!(partition = p, error = %e, "commit failed; reloading partition");
                     self.reload(consumer, p).await?;

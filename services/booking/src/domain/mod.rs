@@ -550,6 +550,15 @@ impl Inventory {
         }
     }
 
+    /// References are unique across every event, but each event only knows
+    /// its own: mark `taken` (found in use elsewhere) so no booking here is
+    /// given one of them.
+    pub fn references_taken_elsewhere(&mut self, taken: &[String]) {
+        for event in self.events.values_mut() {
+            event.references.extend(taken.iter().cloned());
+        }
+    }
+
     /// Decide `command`, sent at `now` (its envelope time).
     pub fn apply(&mut self, command: BookingCommand, now: DateTime<Utc>) -> Decision {
         let mut out = Decision::default();

@@ -550,3 +550,34 @@ fn unknown_events_are_rejected_not_ignored() {
         Some(RejectReason::UnknownEvent)
     );
 }
+
+#[test]
+fn a_reference_another_event_took_is_not_given_out_again() {
+    let mut f = fixture();
+    let t0 = f.t0;
+    let alice = UserId::new();
+    let h = hold_id(&hold_seats(&mut f, alice, &["A-1"], t0));
+    let request_id = RequestId::new();
+    let first_choice = reference::candidate(BookingId(request_id.0), 0);
+    f.inv
+        .references_taken_elsewhere(std::slice::from_ref(&first_choice));
+    let d = f.inv.apply(
+        BookingCommand::ConfirmHold {
+            request_id,
+            event_id: f.event,
+            hold_id: h,
+            user_id: alice,
+            payment_id: "pay_collision".into(),
+            amount: 5000,
+            currency: Currency::parse("USD").unwrap_or_else(|_| unreachable!()),
+        },
+        t0,
+    );
+    match d.outcomes.last() {
+        Some(BookingOutcome::BookingConfirmed { reference: r, .. }) => {
+            assert_ne!(r, &first_choice);
+            assert_eq!(r, &reference::candidate(BookingId(request_id.0), 1));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -22,6 +22,10 @@ pub enum CommitError {
     /// Another instance claimed the partition since we did: we must not write.
     #[error("partition {0} is owned by a newer generation")]
     Fenced(i32),
+    /// Booking references are unique across all events, but the decision
+    /// only knows its own event's: these were taken elsewhere meanwhile.
+    #[error("booking references taken by other events: {0:?}")]
+    ReferencesTaken(Vec<String>),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -515,6 +519,45 @@ impl BatchWrite {
 /// Returns the outbox rows to publish.
 #[tracing::instrument(skip(pool, batch), fields(commands = batch.commands))]
 pub async fn commit(
+    pool: &PgPool,
+    topic: &str,
+    partition: i32,
+    generation: i64,
+    next_offset: i64,
+    batch: BatchWrite,
+    committed_by: &str,
+) -> Result<Vec<OutboxRow>, CommitError> {
+    let references: Vec<String> = batch
+        .new_bookings
+        .iter()
+        .map(|b| b.booking.reference.clone())
+        .collect();
+    match write_batch(
+        pool,
+        topic,
+        partition,
+        generation,
+        next_offset,
+        batch,
+        committed_by,
+    )
+    .await
+    {
+        Err(CommitError::Db(sqlx::Error::Database(e)))
+            if e.constraint() == Some("bookings_reference_key") =>
+        {
+            let taken: Vec<String> =
+                sqlx::query_scalar("SELECT reference FROM bookings WHERE reference = ANY($1)")
+                    .bind(&references)
+                    .fetch_all(pool)
+                    .await?;
+            Err(CommitError::ReferencesTaken(taken))
+        }
+        other => other,
+    }
+}
+
+async fn write_batch(
     pool: &PgPool,
     topic: &str,
     partition: i32,
