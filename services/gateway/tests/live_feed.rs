@@ -308,26 +308,9 @@ async fn watchers_see_seat_changes_of_their_event_within_a_second() {
     assert_eq!(freed["status"], "available");
     assert_eq!(freed["seat_ids"], json!(["A-1", "A-2"]));
 
-    let metrics = gw
-        .client
-        .get(format!("{}/metrics", gw.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} on /metrics:\n{metrics}"))
-    };
-    assert_eq!(value("evently_live_watchers"), 4.0);
-    assert_eq!(value("evently_live_consumer_connected"), 1.0);
-    assert!(value("evently_live_updates_total") >= 4.0);
+    assert_eq!(gw.metric("evently_live_watchers").await, 4.0);
+    assert_eq!(gw.metric("evently_live_consumer_connected").await, 1.0);
+    assert!(gw.metric("evently_live_updates_total").await >= 4.0);
 }
 
 #[tokio::test]
