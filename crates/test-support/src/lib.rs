@@ -230,3 +230,13 @@ impl TestTokens {
         self.key.sign(&claims).expect("sign a test token")
     }
 }
+
+/// The Prometheus text a service serves at `url` (its `/metrics`).
+pub async fn metrics_text(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await;
+    let response = response.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading {url}: {e}"))
+}

@@ -297,15 +297,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     // ...and the whole family died with it, including the newest token.
     let after = refresh(second["refresh_token"].clone()).await;
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = test_support::metrics_text(&app.client, &format!("{}/metrics", app.base)).await;
     assert!(
         metrics.contains("evently_auth_refresh_token_reuse_total{service=\"auth\"} 1"),
         "{metrics}"

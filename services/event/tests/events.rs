@@ -421,15 +421,7 @@ async fn the_first_page_is_cached_and_dropped_on_our_own_writes() {
     .await;
     assert_eq!(app.get("/api/v1/events", None).await.1["total"], 1);
     assert_eq!(app.get("/api/v1/events", None).await.1["total"], 1);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = test_support::metrics_text(&app.client, &app.url("/metrics")).await;
     let hits = metrics
         .lines()
         .find(|l| {

@@ -144,15 +144,8 @@ impl Gateway {
 impl Gateway {
     /// A value from the gateway's `/metrics`.
     async fn metric(&self, name: &str) -> f64 {
-        let metrics = self
-            .client
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics =
+            test_support::metrics_text(&self.client, &format!("{}/metrics", self.base)).await;
         metrics
             .lines()
             .find(|l| l.starts_with(name))

@@ -131,9 +131,21 @@ fn confirm(
     amount: i64,
     at: DateTime<Utc>,
 ) -> Decision {
+    confirm_as(f, RequestId::new(), user, hold, amount, at)
+}
+
+/// [`confirm`] with a chosen request id (the booking id derives from it).
+fn confirm_as(
+    f: &mut Fixture,
+    request_id: RequestId,
+    user: UserId,
+    hold: HoldId,
+    amount: i64,
+    at: DateTime<Utc>,
+) -> Decision {
     f.inv.apply(
         BookingCommand::ConfirmHold {
-            request_id: RequestId::new(),
+            request_id,
             event_id: f.event,
             hold_id: hold,
             user_id: user,
@@ -561,18 +573,7 @@ fn a_reference_another_event_took_is_not_given_out_again() {
     let first_choice = reference::candidate(BookingId(request_id.0), 0);
     f.inv
         .references_taken_elsewhere(std::slice::from_ref(&first_choice));
-    let d = f.inv.apply(
-        BookingCommand::ConfirmHold {
-            request_id,
-            event_id: f.event,
-            hold_id: h,
-            user_id: alice,
-            payment_id: "pay_collision".into(),
-            amount: 5000,
-            currency: Currency::parse("USD").unwrap_or_else(|_| unreachable!()),
-        },
-        t0,
-    );
+    let d = confirm_as(&mut f, request_id, alice, h, 5000, t0);
     match d.outcomes.last() {
         Some(BookingOutcome::BookingConfirmed { reference: r, .. }) => {
             assert_ne!(r, &first_choice);

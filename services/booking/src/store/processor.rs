@@ -527,45 +527,6 @@ pub async fn commit(
     batch: BatchWrite,
     committed_by: &str,
 ) -> Result<Vec<OutboxRow>, CommitError> {
-    let references: Vec<String> = batch
-        .new_bookings
-        .iter()
-        .map(|b| b.booking.reference.clone())
-        .collect();
-    match write_batch(
-        pool,
-        topic,
-        partition,
-        generation,
-        next_offset,
-        batch,
-        committed_by,
-    )
-    .await
-    {
-        Err(CommitError::Db(sqlx::Error::Database(e)))
-            if e.constraint() == Some("bookings_reference_key") =>
-        {
-            let taken: Vec<String> =
-                sqlx::query_scalar("SELECT reference FROM bookings WHERE reference = ANY($1)")
-                    .bind(&references)
-                    .fetch_all(pool)
-                    .await?;
-            Err(CommitError::ReferencesTaken(taken))
-        }
-        other => other,
-    }
-}
-
-async fn write_batch(
-    pool: &PgPool,
-    topic: &str,
-    partition: i32,
-    generation: i64,
-    next_offset: i64,
-    batch: BatchWrite,
-    committed_by: &str,
-) -> Result<Vec<OutboxRow>, CommitError> {
     let mut tx = pool.begin().await?;
     // First, so the row lock orders us against a new owner's claim: either
     // we commit before it claims (and it loads our writes) or we see its
@@ -724,7 +685,8 @@ async fn write_batch(
     }
     if !batch.new_bookings.is_empty() {
         let b = &batch.new_bookings;
-        sqlx::query(
+        let references: Vec<String> = b.iter().map(|b| b.booking.reference.clone()).collect();
+        let inserted = sqlx::query(
             "INSERT INTO bookings (booking_id, reference, hold_id, event_id, user_id, section_id,
                                    seat_ids, quantity, total_price, currency, status, payment_id,
                                    refund_amount, cancelled_by, waitlist_entry_id, created_at,
@@ -743,11 +705,7 @@ async fn write_batch(
                     cancelled_at)",
         )
         .bind(b.iter().map(|b| b.booking.id.0).collect::<Vec<_>>())
-        .bind(
-            b.iter()
-                .map(|b| b.booking.reference.clone())
-                .collect::<Vec<_>>(),
-        )
+        .bind(&references)
         .bind(b.iter().map(|b| b.booking.hold_id.0).collect::<Vec<_>>())
         .bind(b.iter().map(|b| b.event_id.0).collect::<Vec<_>>())
         .bind(b.iter().map(|b| b.booking.user_id.0).collect::<Vec<_>>())
@@ -783,7 +741,21 @@ async fn write_batch(
         .bind(b.iter().map(|b| b.at).collect::<Vec<_>>())
         .bind(b.iter().map(|b| b.refund.map(|r| r.2)).collect::<Vec<_>>())
         .execute(&mut *tx)
-        .await?;
+        .await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("bookings_reference_key") => {
+                drop(tx);
+                // The processor knows only its own events' references; say
+                // which ones another event holds, so they are not chosen again.
+                let taken =
+                    sqlx::query_scalar("SELECT reference FROM bookings WHERE reference = ANY($1)")
+                        .bind(&references)
+                        .fetch_all(pool)
+                        .await?;
+                return Err(CommitError::ReferencesTaken(taken));
+            }
+            other => other?,
+        };
     }
     // Seat claims of holds created in this batch, in their final state.
     let mut claim_event = Vec::new();
