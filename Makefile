@@ -5,9 +5,9 @@ SHELL := /bin/bash
 STACK := scripts/stack.sh
 TOPIC ?= booking.create
 
-.PHONY: up down status logs infra test tail bench fmt lint check-deploy check-stack
+.PHONY: up down status logs infra test tail console-consumer bench fmt lint check-deploy check-stack
 
-## Build release binaries and start PostgreSQL, the broker, the SMTP catcher and all six services (with demo data).
+## Build release binaries and start PostgreSQL, Apache Kafka, FerretDB, the SMTP catcher and all six services (with demo data).
 up:
 	@$(STACK) up
 
@@ -23,17 +23,21 @@ status:
 logs:
 	@tail -n 20 -F .evently/logs/*.log
 
-## Only the infrastructure tests need: PostgreSQL, the broker, the SMTP catcher.
+## Only the infrastructure tests need: PostgreSQL, Apache Kafka, FerretDB (MongoDB), the SMTP catcher.
 infra:
 	@$(STACK) infra
 
-## Run the whole test suite against real PostgreSQL and the real broker (started if needed).
+## Run the whole test suite against real PostgreSQL, Kafka and FerretDB (started if needed).
 test: infra
 	@source .evently/env && cargo test --workspace --no-fail-fast
 
 ## Print every message of a topic as it arrives: make tail TOPIC=booking.events
 tail:
 	@cargo run --quiet -p kafka-bus --bin evently-tail -- $(TOPIC) $(if $(FROM_BEGINNING),--from-beginning,)
+
+## The same topic through Kafka's own console consumer (from the fetched jars): make console-consumer TOPIC=booking.create
+console-consumer:
+	@demo-scripts/tail-topics.sh --console $(if $(FROM_BEGINNING),--from-beginning,) $(TOPIC)
 
 ## The standard flash sale (10,000 users, 5,000 seats) and a multi-event run against `make up`.
 bench:

@@ -6,13 +6,17 @@
 #   demo-scripts/tail-topics.sh booking.create booking.events
 #   demo-scripts/tail-topics.sh --from-beginning event.lifecycle
 #
+#   demo-scripts/tail-topics.sh --console booking.create  # Kafka's own console consumer
+#
 # Where it reads from, first match wins:
 #   --compose, or a running docker-compose `kafka` service: kcat in the compose
-#       network (`docker-compose --profile tools run kcat`), Apache Kafka;
-#   KAFKA_BROKERS set and `kcat` installed: kcat against that Apache Kafka;
-#   otherwise the local stack: evently-tail, the rdkafka-based reader behind
-#       `make tail TOPIC=...` (Debian's kcat cannot talk to the local tansu broker,
-#       see BROKER.md), one per topic, brokers from KAFKA_BROKERS or .evently/env.
+#       network (`docker-compose --profile tools run kcat`);
+#   --console: Kafka's own ConsoleConsumer from the jars `make infra` fetched
+#       (scripts/stack.sh kafka-class), one topic, key and headers printed;
+#   `kcat` installed (Debian's package): kcat against KAFKA_BROKERS or the local stack;
+#   otherwise evently-tail, the rdkafka-based reader behind `make tail TOPIC=...`,
+#       one per topic.
+# Brokers come from KAFKA_BROKERS, else .evently/env, else 127.0.0.1:9092.
 # KAFKA_TOPIC_PREFIX is put in front of every topic name, as the services do.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -26,7 +30,8 @@ while [ $# -gt 0 ]; do
     --from-beginning) FROM=earliest ;;
     --compose) MODE=compose ;;
     --local) MODE=local ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --console) MODE=console ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) die "unknown option $1 (try --help)" ;;
     *) topics+=("$1") ;;
   esac
@@ -44,9 +49,15 @@ compose_kafka_running() {
     && [ -n "$(cd "$DEMO_ROOT" && docker-compose ps -q kafka 2>/dev/null)" ]
 }
 
+brokers=${KAFKA_BROKERS:-}
+if [ -z "$brokers" ] && [ -f "$EVENTLY_STATE/env" ]; then
+  brokers=$(sed -n "s/^export KAFKA_BROKERS='\(.*\)'$/\1/p" "$EVENTLY_STATE/env")
+fi
+brokers=${brokers:-127.0.0.1:9092}
+
 if [ "$MODE" = auto ]; then
   if compose_kafka_running; then MODE=compose
-  elif [ -n "${KAFKA_BROKERS:-}" ] && command -v kcat >/dev/null 2>&1; then MODE=kcat
+  elif command -v kcat >/dev/null 2>&1; then MODE=kcat
   else MODE=local; fi
 fi
 
@@ -58,8 +69,16 @@ case $MODE in
       -G "$group" -X "auto.offset.reset=$FROM" -f "$FORMAT" -u "${prefixed[@]}"
     ;;
   kcat)
-    say "tailing ${prefixed[*]} on $KAFKA_BROKERS (kcat, from $FROM)"
-    exec kcat -b "$KAFKA_BROKERS" -G "$group" -X "auto.offset.reset=$FROM" -f "$FORMAT" -u "${prefixed[@]}"
+    say "tailing ${prefixed[*]} on $brokers (kcat, from $FROM)"
+    exec kcat -b "$brokers" -G "$group" -X "auto.offset.reset=$FROM" -f "$FORMAT" -u "${prefixed[@]}"
+    ;;
+  console)
+    [ ${#prefixed[@]} -eq 1 ] || die "--console tails one topic at a time"
+    args=(--bootstrap-server "$brokers" --topic "${prefixed[0]}" --group "$group"
+          --property print.key=true --property print.headers=true --property print.partition=true)
+    [ "$FROM" = earliest ] && args+=(--from-beginning)
+    say "tailing ${prefixed[0]} on $brokers (Kafka's console consumer, from $FROM)"
+    exec "$DEMO_ROOT/scripts/stack.sh" kafka-class org.apache.kafka.tools.consumer.ConsoleConsumer "${args[@]}"
     ;;
   local)
     # What `make tail TOPIC=...` runs, started once per topic (built when missing).
@@ -69,11 +88,6 @@ case $MODE in
       (cd "$DEMO_ROOT" && cargo build --quiet -p kafka-bus --bin evently-tail) \
         || die "could not build evently-tail (the local stack's topic reader)"
     fi
-    brokers=${KAFKA_BROKERS:-}
-    if [ -z "$brokers" ] && [ -f "$EVENTLY_STATE/env" ]; then
-      brokers=$(sed -n "s/^export KAFKA_BROKERS='\(.*\)'$/\1/p" "$EVENTLY_STATE/env")
-    fi
-    brokers=${brokers:-127.0.0.1:9092}
     args=(--brokers "$brokers")
     [ "$FROM" = earliest ] && args+=(--from-beginning)
     say "tailing ${prefixed[*]} on $brokers (evently-tail, from $FROM); Ctrl-C stops"

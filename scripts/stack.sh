@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The local Evently stack without Docker: a private PostgreSQL cluster, the
-# tansu Kafka-protocol broker (log in SQLite), an SMTP catcher, and the six
-# services — each started only if it is not already running, each recorded by
-# pid under .evently/pids so `down` stops exactly what `up` started.
+# The local Evently stack without Docker: a private PostgreSQL cluster, Apache
+# Kafka (one KRaft node from Maven Central's jars), FerretDB as the event
+# service's MongoDB server, an SMTP catcher, and the six services — each
+# started only if it is not already running, each recorded by pid under
+# .evently/pids so `down` stops exactly what `up` started.
 #
-#   scripts/stack.sh infra    PostgreSQL + broker + SMTP catcher (what tests need)
+#   scripts/stack.sh infra    PostgreSQL + Kafka + FerretDB + SMTP catcher (what tests need)
 #   scripts/stack.sh up       infra + release build + the six services, waits for health
 #   scripts/stack.sh down     stop everything this script started
 #   scripts/stack.sh status   what runs, what is down
 #   scripts/stack.sh env      print the environment the services and tests use
+#   scripts/stack.sh kafka-class CLASS ARGS...
+#                             run one of Kafka's own tools from the fetched jars, e.g.
+#                             org.apache.kafka.tools.consumer.ConsoleConsumer
 #
 # Any component is replaced by a real server through its variable:
-# DATABASE_URL, KAFKA_BROKERS, SMTP_URL (and MONGODB_URI for the event service).
+# DATABASE_URL, KAFKA_BROKERS, MONGODB_URI, SMTP_URL.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,17 +33,10 @@ NOTIFICATION_PORT="${NOTIFICATION_PORT:-8085}"
 BROKER_PORT="${BROKER_PORT:-9092}"
 SMTP_PORT="${SMTP_PORT:-2525}"
 PROFILE="${PROFILE:-release}"
-# Where the broker keeps its SQLite log. tansu syncs it on every produce, so a
-# slow disk bounds the whole booking path; BROKER_DIR=/dev/shm/evently-broker
-# keeps it in memory (survives broker restarts, not machine reboots).
-BROKER_DIR="${BROKER_DIR:-$STATE/broker}"
-# tansu answers every fetch by querying each requested partition in turn
-# (several SQLite queries apiece), and the services' consumers poll all the
-# time: with 12 partitions an idle stack kept the broker at 100% of a core and
-# a consumed hop cost ~90 ms. The local stack runs one instance of each
-# service, so its topics get one partition (idle broker 43% -> 28% of a core
-# against 2); docker-compose and k8s (Apache Kafka, scaled out) keep 12.
-KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-1}"
+MONGO_PORT="${MONGO_PORT:-27017}"
+# The design's default partition count: the same topic shape as production,
+# so a second booking instance started by hand takes half the partitions.
+KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-12}"
 SERVICES=(auth event booking waitlist notification gateway)
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
@@ -109,9 +106,9 @@ start_postgres() {
   port=$(free_port "${PG_PORT:-55432}")
   echo "$port" >"$STATE/pg/port"
   log "PostgreSQL: starting on 127.0.0.1:$port"
-  # Durability is traded for speed only in this throwaway dev cluster.
+  # Durable commits (the default): the figures measured on this cluster must hold in production.
   pg_run "$bin/pg_ctl" -D "$data" -l "$STATE/pg/postgres.log" -w -t 60 start \
-    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB -c synchronous_commit=off" \
+    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB" \
     >/dev/null || die "PostgreSQL did not start (see $STATE/pg/postgres.log)"
 }
 
@@ -130,86 +127,146 @@ database_url() {
   if [ -n "${DATABASE_URL:-}" ]; then echo "$DATABASE_URL"; else echo "postgres://postgres@127.0.0.1:$(cat "$STATE/pg/port")/postgres"; fi
 }
 
-# ---------------------------------------------------------------- broker
-tansu_bin() {
-  command -v tansu 2>/dev/null && return
-  [ -x "$HOME/.cargo/bin/tansu" ] && { echo "$HOME/.cargo/bin/tansu"; return; }
-  return 1
+# ---------------------------------------------------------------- Apache Kafka
+# The jars come from Maven Central through deploy/kafka-local/pom.xml (the one
+# place the version is pinned); Maven's own cache keeps them across machines'
+# sessions, .evently/kafka/lib across `make down`/`make up`.
+kafka_version() {
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/kafka-local/pom.xml"
 }
 
-ensure_tansu() {
-  tansu_bin >/dev/null && return
-  log "installing the tansu broker (cargo install, ~10 minutes on 2 cores)"
-  cargo install --locked tansu --version 0.6.0 --features libsql >"$LOGS/tansu-install.log" 2>&1 \
-    || die "cargo install tansu failed (see $LOGS/tansu-install.log)"
+KAFKA_LIB="$STATE/kafka/lib"
+
+ensure_kafka_jars() {
+  local version stamp="$KAFKA_LIB/.version"
+  version=$(kafka_version)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ] && return
+  command -v java >/dev/null || die "java (17+) is needed for Apache Kafka: apt-get install openjdk-17-jre-headless"
+  command -v mvn >/dev/null || die "mvn is needed to fetch Apache Kafka's jars: apt-get install maven"
+  log "Kafka: fetching Apache Kafka $version from Maven Central (once)"
+  rm -rf "$KAFKA_LIB"
+  mkdir -p "$KAFKA_LIB"
+  mvn -q -B -f "$ROOT/deploy/kafka-local/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$KAFKA_LIB" >"$LOGS/kafka-fetch.log" 2>&1 \
+    || die "fetching Kafka's jars failed (see $LOGS/kafka-fetch.log)"
+  echo "$version" >"$stamp"
+}
+
+# java with the broker's classpath; the tools (console consumer, perf test,
+# topic command) run through this too: scripts/stack.sh kafka-class CLASS ARGS.
+kafka_java() {
+  java -Dlog4j2.configurationFile="$ROOT/deploy/kafka-local/log4j2.properties" -cp "$KAFKA_LIB/*" "$@"
+}
+
+KAFKA_DIR="${KAFKA_DIR:-$STATE/kafka}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+# Kafka's own script gives the broker 1 GB; the whole stack shares two cores
+# and the broker's page cache does the heavy lifting, so less is plenty.
+KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+
+write_kafka_config() {
+  cat >"$KAFKA_DIR/server.properties" <<PROPS
+# Written by scripts/stack.sh: one combined KRaft broker+controller.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+# The services create the topics they produce to; a typo must not make one.
+auto.create.topics.enable=false
+num.partitions=$KAFKA_PARTITIONS
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# One node: no one else to wait for before the first group rebalance.
+group.initial.rebalance.delay.ms=0
+# The test suite creates topics by the thousand; keep a week, not forever.
+log.retention.hours=168
+PROPS
 }
 
 start_broker() {
-  if [ -n "${KAFKA_BROKERS:-}" ]; then log "broker: using KAFKA_BROKERS=$KAFKA_BROKERS"; return; fi
-  if running broker; then log "broker: already running on 127.0.0.1:$BROKER_PORT"; ensure_broker_supervisor; return; fi
+  if [ -n "${KAFKA_BROKERS:-}" ]; then log "Kafka: using KAFKA_BROKERS=$KAFKA_BROKERS"; return; fi
+  if running broker; then log "Kafka: already running on 127.0.0.1:$BROKER_PORT"; return; fi
   port_open "$BROKER_PORT" && die "port $BROKER_PORT is taken by something else; set BROKER_PORT or KAFKA_BROKERS"
-  ensure_tansu
-  mkdir -p "$BROKER_DIR"
-  local fresh=1
-  if [ -f "$BROKER_DIR/tansu.db" ]; then
-    fresh=0
-    # Offline, before the broker holds the file: on a large log this takes a while.
-    python3 "$ROOT/scripts/tansu_index.py" "$BROKER_DIR/tansu.db" || die "indexing the broker's log failed"
+  ensure_kafka_jars
+  mkdir -p "$KAFKA_DIR/data"
+  write_kafka_config
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    log "Kafka: formatting KRaft storage in $KAFKA_DIR/data"
+    kafka_java kafka.tools.StorageTool format --standalone --ignore-formatted \
+        -t "$(kafka_java kafka.tools.StorageTool random-uuid)" -c "$KAFKA_DIR/server.properties" \
+        >"$LOGS/kafka-format.log" 2>&1 || die "formatting Kafka's storage failed (see $LOGS/kafka-format.log)"
   fi
-  log "broker: starting tansu on 127.0.0.1:$BROKER_PORT (log in $BROKER_DIR/tansu.db)"
-  # tansu reads the sqlite path relative to its working directory (BROKER.md).
-  local bin
-  bin=$(tansu_bin)
-  # The services' RUST_LOG is not the broker's: tansu at info writes a line per
-  # request, gigabytes in a sale, and spends most of its CPU formatting them.
-  (cd "$BROKER_DIR" && RUST_LOG="${BROKER_LOG:-warn}" exec "$bin" broker \
-      --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --storage-engine "sqlite://tansu.db" </dev/null >>"$LOGS/broker.log" 2>&1) &
+  log "Kafka: starting Apache Kafka $(kafka_version) on 127.0.0.1:$BROKER_PORT (log in $KAFKA_DIR/data)"
+  # Kafka's own JVM defaults (kafka-run-class.sh), with a smaller heap.
+  nohup java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+      -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$ROOT/deploy/kafka-local/log4j2.properties" \
+      -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/server.properties" </dev/null >>"$LOGS/broker.log" 2>&1 &
   echo $! >"$PIDS/broker.pid"
-  wait_port "$BROKER_PORT" broker 60
-  # tansu created its schema before listening; no client has written yet.
-  if [ "$fresh" = 1 ]; then
-    python3 "$ROOT/scripts/tansu_index.py" "$BROKER_DIR/tansu.db" || die "indexing the broker's log failed"
-  fi
-  ensure_broker_supervisor
-}
-
-ensure_broker_supervisor() {
-  running broker-supervisor && return
-  nohup "$ROOT/scripts/stack.sh" supervise-broker </dev/null >>"$LOGS/broker-supervisor.log" 2>&1 &
-  echo $! >"$PIDS/broker-supervisor.pid"
-}
-
-# tansu 0.6.0's SQLite storage task can panic ("more or less than one row");
-# the process then keeps its port but answers nothing that needs storage.
-# Restart it when it stops answering metadata requests; acknowledged messages
-# are in the SQLite file, and clients reconnect by themselves. A broker that
-# was killed is left down (that is what `make status` should show).
-cmd_supervise_broker() {
-  local misses=0
-  while running broker; do
-    sleep 5
-    if python3 "$ROOT/scripts/kafka_check.py" "127.0.0.1:$BROKER_PORT" 10; then
-      misses=0
-    else
-      misses=$((misses + 1))
-    fi
-    # A loaded machine can delay an answer; only a minute of silence means dead storage.
-    if [ "$misses" -ge 4 ]; then
-      log "$(date -u +%FT%TZ) broker stopped answering; restarting it"
-      cp "$LOGS/broker.log" "$LOGS/broker-$(date +%s).log" 2>/dev/null || true
-      local pid
-      pid=$(cat "$PIDS/broker.pid")
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-      (start_broker) || log "restart failed"
-      misses=0
-    fi
-  done
+  wait_port "$BROKER_PORT" Kafka 120
 }
 
 brokers() { echo "${KAFKA_BROKERS:-127.0.0.1:$BROKER_PORT}"; }
+
+# ---------------------------------------------------------------- FerretDB
+# The event service's MongoDB server: FerretDB on the private PostgreSQL
+# cluster (its own database, `ferretdb`). PostgreSQL rather than SQLite: it is
+# FerretDB's main backend, and the stack already runs, backs up and tunes one
+# server rather than two storage engines.
+FERRETDB_VERSION=v1.24.2
+FERRETDB_BIN="${FERRETDB_BIN:-$STATE/bin/ferretdb-$FERRETDB_VERSION}"
+
+ensure_ferretdb() {
+  [ -x "$FERRETDB_BIN" ] && return
+  command -v go >/dev/null || die "Go (1.24+) is needed to build FerretDB"
+  log "FerretDB: building $FERRETDB_VERSION from the Go module proxy (once, ~2 minutes)"
+  # `go install …/cmd/ferretdb@v1.24.2` builds a binary that panics at start:
+  # its version comes from build/version/version.txt, which only FerretDB's
+  # own release build writes. Build a copy of the module with that file.
+  local src dir="$STATE/build/ferretdb-src"
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" 2>>"$LOGS/ferretdb-build.log" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') \
+    || die "downloading FerretDB failed (see $LOGS/ferretdb-build.log)"
+  rm -rf "$dir"
+  mkdir -p "$(dirname "$dir")" "$(dirname "$FERRETDB_BIN")"
+  cp -r "$src" "$dir"
+  chmod -R u+w "$dir"
+  echo "$FERRETDB_VERSION" >"$dir/build/version/version.txt"
+  (cd "$dir" && go build -o "$FERRETDB_BIN" ./cmd/ferretdb) >>"$LOGS/ferretdb-build.log" 2>&1 \
+    || die "building FerretDB failed (see $LOGS/ferretdb-build.log)"
+  rm -rf "$dir"
+}
+
+start_ferretdb() {
+  if [ -n "${MONGODB_URI:-}" ]; then log "MongoDB: using MONGODB_URI"; return; fi
+  if running ferretdb; then log "FerretDB: already running on 127.0.0.1:$MONGO_PORT"; return; fi
+  port_open "$MONGO_PORT" && die "port $MONGO_PORT is taken by something else; set MONGO_PORT or MONGODB_URI"
+  ensure_ferretdb
+  local pg_url
+  pg_url=$(database_url)
+  psql "$pg_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" | grep -q 1 \
+    || psql "$pg_url" -qc "CREATE DATABASE ferretdb ENCODING 'UTF8'" >/dev/null \
+    || die "cannot create the ferretdb database"
+  mkdir -p "$STATE/ferretdb"
+  log "FerretDB: starting on 127.0.0.1:$MONGO_PORT (PostgreSQL database ferretdb)"
+  nohup "$FERRETDB_BIN" --handler=pg --postgresql-url="${pg_url%/*}/ferretdb" \
+      --listen-addr="127.0.0.1:$MONGO_PORT" --state-dir="$STATE/ferretdb" \
+      --debug-addr=- --telemetry=disable --log-level="${FERRETDB_LOG:-warn}" \
+      </dev/null >>"$LOGS/ferretdb.log" 2>&1 &
+  echo $! >"$PIDS/ferretdb.pid"
+  wait_port "$MONGO_PORT" FerretDB 60
+}
+
+mongodb_uri() { echo "${MONGODB_URI:-mongodb://127.0.0.1:$MONGO_PORT}"; }
 
 # ---------------------------------------------------------------- SMTP catcher
 start_smtp() {
@@ -241,6 +298,7 @@ write_env() {
   cat >"$STATE/env" <<ENV
 export DATABASE_URL='$(database_url)'
 export KAFKA_BROKERS='$(brokers)'
+export MONGODB_URI='$(mongodb_uri)'
 export SMTP_URL='$(smtp_url)'
 ENV
 }
@@ -268,12 +326,8 @@ start_service() {
   log "$name: starting on 127.0.0.1:$port"
   (
     cd "$ROOT"
-    export DATABASE_URL="$(database_url)" KAFKA_BROKERS="$(brokers)" SMTP_URL="$(smtp_url)"
+    export DATABASE_URL="$(database_url)" KAFKA_BROKERS="$(brokers)" SMTP_URL="$(smtp_url)" MONGODB_URI="$(mongodb_uri)"
     export KAFKA_PARTITIONS="$KAFKA_PARTITIONS"
-    # A restarted processor rejoins as the same static group member and takes
-    # its partitions straight back (tansu left a replacing dynamic member
-    # without partitions; see docs/booking.md).
-    [ "$name" = booking ] && export BOOKING__BOOKING__PROCESSOR_INSTANCE_ID="${BOOKING__BOOKING__PROCESSOR_INSTANCE_ID:-booking-local-$port}"
     export "${upper}__HTTP__PORT=$port"
     # The service credential for booking's /internal endpoints (never exposed by the gateway).
     export BOOKING__INTERNAL_TOKEN="$(internal_token)" NOTIFICATION__INTERNAL_TOKEN="$(internal_token)"
@@ -325,6 +379,7 @@ stop_pid() { # name
 cmd_infra() {
   start_postgres
   start_broker
+  start_ferretdb
   start_smtp
   write_env
 }
@@ -343,7 +398,8 @@ Evently is up.
   Gateway        http://127.0.0.1:$GATEWAY_PORT   (health: /health, API: /api/v1/..., monitor: /monitor)
   Services       auth :$AUTH_PORT  event :$EVENT_PORT  booking :$BOOKING_PORT  waitlist :$WAITLIST_PORT  notification :$NOTIFICATION_PORT
   PostgreSQL     $(database_url)
-  Broker         $(brokers)      (make tail TOPIC=booking.create)
+  Kafka          $(brokers)      (make tail TOPIC=booking.create, or kcat -C -b $(brokers) -t booking.create)
+  MongoDB        $(mongodb_uri)  (FerretDB on PostgreSQL, for the event service)
   SMTP catcher   $(smtp_url)    (mail in $STATE/mail)
   Logs           $LOGS           (make logs)
 MSG
@@ -352,7 +408,7 @@ MSG
 cmd_down() {
   for s in gateway notification waitlist booking event auth; do stop_pid "$s"; done
   stop_pid smtp
-  stop_pid broker-supervisor
+  stop_pid ferretdb
   stop_pid broker
   stop_postgres
 }
@@ -367,10 +423,11 @@ cmd_status() {
   else
     printf '%-14s %-8s\n' postgres down
   fi
-  for name in broker smtp "${SERVICES[@]}"; do
+  for name in broker ferretdb smtp "${SERVICES[@]}"; do
     if running "$name"; then state=up; else state=down; fi
     case $name in
-      broker) printf '%-14s %-8s %s\n' broker "$state" "$(brokers)" ;;
+      broker) printf '%-14s %-8s %s\n' kafka "$state" "$(brokers)" ;;
+      ferretdb) printf '%-14s %-8s %s\n' ferretdb "$state" "$(mongodb_uri)" ;;
       smtp) printf '%-14s %-8s %s\n' smtp "$state" "$(smtp_url)" ;;
       *) printf '%-14s %-8s %s\n' "$name" "$state" "http://127.0.0.1:$(service_port "$name")" ;;
     esac
@@ -383,6 +440,6 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) write_env; cat "$STATE/env" ;;
-  supervise-broker) cmd_supervise_broker ;;
+  kafka-class) shift; ensure_kafka_jars; kafka_java "$@" ;;
   *) echo "usage: $0 infra|up|down|status|env" >&2; exit 2 ;;
 esac

@@ -1,9 +1,9 @@
 //! Kafka behind a small wrapper.
 //!
-//! - [`Producer`]: `acks=all`, small linger, JSON [`Envelope`]s, trace context
-//!   and request id in headers.
-//! - [`ensure_topics`]: creates missing topics at start-up (the local broker
-//!   never auto-creates them, see BROKER.md).
+//! - [`Producer`]: idempotent, `acks=all`, small linger, JSON [`Envelope`]s,
+//!   trace context and request id in headers.
+//! - [`ensure_topics`]: creates missing topics at start-up (brokers run with
+//!   `auto.create.topics.enable=false`, so a mistyped topic fails loudly).
 //! - [`consumer`], [`decode`], [`message_span`]: the consuming side.
 
 use common_types::{Envelope, MessageType};
@@ -103,7 +103,7 @@ fn metadata_ping<C: rdkafka::client::ClientContext>(
 
 const PING_TOPIC: &str = "__evently_ping";
 
-/// A producer of JSON envelopes (`acks=all`; see `new` for why not idempotent).
+/// A producer of JSON envelopes: idempotent, `acks=all`.
 #[derive(Clone)]
 pub struct Producer {
     inner: FutureProducer,
@@ -120,14 +120,11 @@ pub struct Delivered {
 impl Producer {
     pub fn new(settings: &KafkaSettings) -> Result<Self, BusError> {
         let inner: FutureProducer = client_config(settings)
-            // Not idempotent: tansu 0.6.0's storage panics ("more or less than
-            // one row" in idempotent_message_check) once an idempotent producer
-            // bumps its epoch after a timed-out request, and keeps panicking
-            // after a restart until every producer is recreated; a broker
-            // restart alone set that off. A retried send may therefore store a
-            // message twice: consumers dedupe by envelope id (the booking
-            // processor keeps a window of decided command ids).
-            .set("enable.idempotence", "false")
+            // Idempotent: a send retried after a lost acknowledgement is
+            // stored once and in order. It covers one producer session only;
+            // a process that dies and resends (an outbox relay) can still
+            // store a message twice, which consumers dedupe by envelope id.
+            .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", settings.linger_ms.to_string())
             .set("compression.type", "none")
@@ -139,8 +136,8 @@ impl Producer {
         })
     }
 
-    /// The first send of a new producer pays ~500 ms for metadata and a
-    /// producer id (BROKER.md); do it at start-up, not on a customer's request.
+    /// The first send of a new producer pays for metadata and a producer id;
+    /// do it at start-up, not on a customer's request.
     pub async fn warm_up(&self, bases: &[&str]) -> Result<(), BusError> {
         let inner = self.inner.clone();
         let topics: Vec<String> = bases.iter().map(|b| self.settings.topic(b)).collect();
@@ -348,20 +345,18 @@ pub fn decode<T: DeserializeOwned>(
 }
 
 /// `extra` for consumers nobody waits on interactively (mail, waitlist,
-/// live feed, lifecycle): a longer fetch wait. Apache Kafka answers a waiting
-/// fetch as soon as data arrives, so there this only saves idle round trips;
-/// tansu re-runs its per-partition queries until the wait is over, and with
-/// the 10 ms default on every consumer an idle stack kept it at a full core.
-pub const BACKGROUND: (&str, &str) = ("fetch.wait.max.ms", "250");
+/// live feed, lifecycle): a longer fetch wait. Kafka answers a waiting fetch
+/// as soon as data arrives, so this costs no latency and saves idle round
+/// trips of every such consumer.
+pub const BACKGROUND: (&str, &str) = ("fetch.wait.max.ms", "500");
 
 /// `extra` for the background workers that finish messages one at a time
 /// with [`mark_done`] (waitlist, notification): the [`BACKGROUND`] fetch wait,
 /// and offsets stored after each message and committed once a second rather
-/// than one OffsetCommit request per message. On tansu every commit is a write
-/// in its single storage task; per-message commits slowed consumers catching
-/// up after a 10,000-user sale to a few messages per second. A crash
-/// redelivers at most about a second of messages, which consumers dedupe by
-/// envelope id.
+/// than one OffsetCommit request per message: a consumer catching up after a
+/// 10,000-user sale would otherwise wait a broker round trip per message. A
+/// crash redelivers at most about a second of messages, which consumers dedupe
+/// by envelope id.
 pub const BACKGROUND_WORKER: &[(&str, &str)] = &[
     BACKGROUND,
     ("enable.auto.commit", "true"),

@@ -222,13 +222,9 @@ pub struct KafkaSettings {
     /// Consumer groups get this in front of their name (tests isolate by it).
     #[serde(default)]
     pub group_prefix: String,
-    /// How long a fetch may wait at the broker for new messages. Apache Kafka
-    /// answers as soon as data arrives, so there it only bounds idle round
-    /// trips. tansu waits it out even when data is there, so on it each
-    /// consumed hop costs up to this much, and a shorter wait means more
-    /// polling in its single storage task: 10 → 25 ms took its idle load from
-    /// 28 % to 18 % of a core and a 4,000-user sale from 113 to 131 holds/s;
-    /// 50 ms saved little more and made a lone hold cost ~55 ms.
+    /// How long a fetch may wait at the broker for new messages. Kafka answers
+    /// as soon as data arrives, so this bounds only idle round trips, not the
+    /// latency of a consumed hop.
     #[serde(default = "default_fetch_wait_max_ms")]
     pub fetch_wait_max_ms: u32,
     /// librdkafka debug contexts (e.g. `fetch,protocol`), logged at debug
@@ -262,7 +258,7 @@ impl KafkaSettings {
 }
 
 fn default_brokers() -> String {
-    // tansu listens on IPv4 only; `localhost` may resolve to ::1 first.
+    // The local broker listens on IPv4 only; `localhost` may resolve to ::1 first.
     "127.0.0.1:9092".into()
 }
 fn default_partitions() -> i32 {
@@ -275,7 +271,7 @@ fn default_linger_ms() -> u32 {
     2
 }
 fn default_fetch_wait_max_ms() -> u32 {
-    25
+    100
 }
 
 /// How a service verifies access tokens: auth's JWKS.

@@ -48,10 +48,9 @@ pub struct BookingSettings {
     pub processor_db_connections: u32,
     /// A name this instance keeps across restarts (the pod or container
     /// name): the processor then joins its consumer group as a *static*
-    /// member, so a restarted instance takes its partitions straight back.
-    /// On tansu 0.6.0 a dynamic member that replaces a killed one was still
-    /// handed no partitions minutes later (the coordinator kept the dead
-    /// leader's assignment); unset means dynamic membership.
+    /// member, so an instance restarted within its session (30 s) takes its
+    /// partitions straight back without a rebalance of the others (a k8s
+    /// StatefulSet's pod name). Unset means dynamic membership.
     pub processor_instance_id: Option<String>,
 }
 

@@ -154,11 +154,12 @@ struct Part {
 /// log within the producer's `message.timeout.ms` (30 s) of the original.
 const DEDUPE_WINDOW: Duration = Duration::from_secs(300);
 
-/// The ids of the commands decided in the last [`DEDUPE_WINDOW`]. The
-/// producers are not idempotent (tansu 0.6.0's storage panics once an
-/// idempotent producer bumps its epoch after a timeout, see BROKER notes in
-/// docs/booking.md), so a retried send can put one command in the log twice,
-/// not necessarily next to each other; the second copy must change nothing.
+/// The ids of the commands decided in the last [`DEDUPE_WINDOW`]: defence in
+/// depth. The producers are idempotent, which stops a retry within one
+/// producer session from storing a command twice, but a gateway or booking
+/// instance that resends after its producer was recreated (or a client retry
+/// that reaches another instance with the same command id) puts a second copy
+/// in the log, not necessarily next to the first; it must change nothing.
 #[derive(Default)]
 struct RecentCommands {
     order: VecDeque<(Instant, Uuid)>,
@@ -215,11 +216,7 @@ enum Flow {
 enum Exit {
     Stopped,
     Crashed,
-    Rejoin,
 }
-
-/// How long a static member may own no partition before it rejoins.
-const REJOIN_AFTER: Duration = Duration::from_secs(30);
 
 fn actor(command: &BookingCommand) -> Option<UserId> {
     match command {
@@ -273,12 +270,6 @@ impl Processor {
                     tracing::warn!("crash switch: stopped between deciding and committing a batch");
                     return Ok(());
                 }
-                Exit::Rejoin => {
-                    // Whatever we held is someone else's or nobody's now; the
-                    // next assignment claims and reloads it.
-                    self.parts.clear();
-                    self.stats.owned_partitions.store(0, Ordering::SeqCst);
-                }
             }
         }
     }
@@ -297,9 +288,10 @@ impl Processor {
         ];
         if let Some(id) = self.settings.processor_instance_id.as_deref() {
             extra.push(("group.instance.id", id));
-            // A static member that crashed is replaced by its restart, not by
-            // a timeout; a longer session rides out a broker busy for more
-            // than 10 s (tansu under a flash sale) without losing partitions.
+            // A static member that restarts within the session takes its
+            // partitions back without a rebalance, so the other instances'
+            // partitions keep selling while a pod is replaced; the longer
+            // session is the window for that restart.
             extra.push(("session.timeout.ms", "30000"));
         }
         let consumer: StreamConsumer<Ctx> = kafka_bus::consumer(&self.kafka, GROUP, ctx, &extra)?;
@@ -307,14 +299,12 @@ impl Processor {
         Ok(consumer)
     }
 
-    /// One consumer's life: until shutdown, a crash (test hook) or, for a
-    /// static member, a long spell without partitions.
+    /// One consumer's life: until shutdown or a crash (test hook).
     async fn consume(&mut self, shutdown: &CancellationToken) -> anyhow::Result<Exit> {
         self.refresh_offsets().await;
         let consumer = self.new_consumer()?;
         let mut tick = tokio::time::interval(Duration::from_millis(self.settings.expiry_tick_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut without_partitions_since = Instant::now();
         loop {
             let mut batch: Vec<OwnedMessage> = Vec::new();
             tokio::select! {
@@ -323,24 +313,6 @@ impl Processor {
                     self.refresh_offsets().await;
                     self.handle_notes(&consumer).await?;
                     self.request_expiries();
-                    if !self.parts.is_empty() {
-                        without_partitions_since = Instant::now();
-                    } else if self.settings.processor_instance_id.is_some()
-                        && without_partitions_since.elapsed() > REJOIN_AFTER
-                    {
-                        // tansu 0.6.0 can leave a member that lost its session
-                        // (or replaced a dead one) in a stable group with no
-                        // partitions for good; a fresh consumer with the same
-                        // static id is given the member's assignment again.
-                        // Harmless on Apache Kafka: the same static member
-                        // rejoining with the same subscription causes no
-                        // rebalance.
-                        tracing::warn!(
-                            seconds = REJOIN_AFTER.as_secs(),
-                            "no booking.create partition for a while; rejoining the group"
-                        );
-                        return Ok(Exit::Rejoin);
-                    }
                     continue;
                 }
                 received = consumer.recv() => match received {

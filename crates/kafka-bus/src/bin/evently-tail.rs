@@ -1,7 +1,7 @@
 //! `evently-tail TOPIC [--from-beginning] [--brokers HOST:PORT]`: print every
 //! message of a topic as it arrives — partition, offset, key, headers and the
-//! JSON value. Debian's `kcat` cannot talk to the local tansu broker (its
-//! librdkafka is too old), so this is the local stack's `make tail`.
+
+
 //!
 //! `evently-tail --check` exits 0 when the broker answers a metadata request.
 
