@@ -13,8 +13,8 @@
 #   SEATS=6000 RATE=100 OUTAGE=10 demo-scripts/chaos.sh
 #   SKIP_BROKER=1 demo-scripts/chaos.sh                # only the booking processor
 #
-# Settings (environment): USERS (8000), SEATS (4000), RATE purchases/s (30: about half of
-# what the local broker sustains, so the sale is not already queueing before the chaos),
+# Settings (environment): USERS (8000), SEATS (4000), RATE purchases/s (30: low, so the sale
+# is not already queueing before the chaos; README, Benchmarks has what the stack sustains),
 # WARMUP s before the first kill (5), OUTAGE s a component stays dead (5),
 # GAP s between the two kills (8). Exit status 0 only when the invariants hold.
 # For a stack not started by make up: EVENTLY_PIDS (folder of <name>.pid files) and

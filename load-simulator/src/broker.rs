@@ -1,7 +1,7 @@
 //! `broker-roundtrip`: produce → consume through the broker with the clients
 //! the services use (`kafka-bus`: idempotent producer, acks=all, the same
 //! linger; a consumer-group consumer), to show the ceiling that the booking
-//! path — which is two such hops per hold — sits under.
+//! path — the command's hop to the processor in every hold — sits under.
 
 use crate::cli::BrokerArgs;
 use crate::report::OpSummary;
@@ -59,8 +59,8 @@ pub async fn run(args: &BrokerArgs) -> anyhow::Result<BrokerSummary> {
     if let Some(linger) = args.linger_ms {
         settings.linger_ms = linger;
     }
-    // No `kafka_bus::ping` here: it asks for every topic's metadata, which on a
-    // broker holding thousands of test topics fails or crawls.
+    // No separate `kafka_bus::ping`: creating the scratch topic is the first
+    // request, and its error below names the broker that did not answer.
     kafka_bus::ensure_topics(&settings, &[TOPIC])
         .await
         .with_context(|| {
