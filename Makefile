@@ -57,7 +57,8 @@ check-deploy:
 	@tests-deploy/check-mermaid.sh
 	@python3 tests-deploy/check-db-doc.py
 
-## Against `make up`: the Postman collection in newman, and the monitor page in headless Chromium.
+## Against `make up`: the Postman collection in newman, tailing a sale with kcat and Kafka's console consumer, and the monitor page in headless Chromium.
 check-stack:
 	@REQUIRE_STACK=1 tests-deploy/check-postman.sh
+	@tests-deploy/check-tail.sh
 	@tests-browser/run.sh

@@ -32,9 +32,8 @@ SIM="$ROOT/target/release/load-simulator"
 } >"$OUT/table.md"
 
 # After a run the consumers (notification, waitlist, live feed) still work
-# through its tens of thousands of outcomes, and the local broker serves them
-# before anything else; the next run starts once every service reports its
-# broker reachable again (gateway /health), so runs do not measure each other.
+# through its tens of thousands of outcomes; the next run starts once the
+# gateway's /health is steadily green, so runs do not measure each other.
 settle() {
   local deadline=$((SECONDS + ${SETTLE_TIMEOUT:-900})) healthy=0
   echo "==> waiting for the stack to settle (gateway /health 200 three times in a row)"
@@ -55,10 +54,22 @@ run() { # name, args...
   echo >>"$OUT/table.md"
 }
 
-# The broker's own ceiling first, while nothing else loads it (after the sales
-# it is busy for minutes serving their consumers). The local stack creates its
-# topics with KAFKA_PARTITIONS (1); compare like with like.
-run broker broker-roundtrip --messages 20000 --partitions "${KAFKA_PARTITIONS:-1}"
+# The broker's own ceiling first, while nothing else loads it: our client
+# (rdkafka, the services' settings: idempotent, acks=all, linger 2 ms) and
+# Kafka's own producer benchmark with the same acks and linger, side by side.
+PARTITIONS="${KAFKA_PARTITIONS:-12}"
+run broker broker-roundtrip --messages 20000 --partitions "$PARTITIONS"
+perf_topic="bench.producer-perf.$(date +%s)"
+scripts/stack.sh kafka-class org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 \
+  --create --topic "$perf_topic" --partitions "$PARTITIONS" --replication-factor 1 >/dev/null
+echo "==> kafka-producer-perf-test: 200,000 records of 300 bytes, acks=all, linger.ms=2" | tee -a "$OUT/table.md"
+scripts/stack.sh kafka-class org.apache.kafka.tools.ProducerPerformance --topic "$perf_topic" \
+  --num-records 200000 --record-size 300 --throughput -1 \
+  --producer-props bootstrap.servers=127.0.0.1:9092 acks=all linger.ms=2 enable.idempotence=true \
+  | tail -n 1 | tee "$OUT/producer-perf.txt"
+{ echo; echo "    $(cat "$OUT/producer-perf.txt")"; echo; } >>"$OUT/table.md"
+scripts/stack.sh kafka-class org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 \
+  --delete --topic "$perf_topic" >/dev/null || true
 run flash-sale flash-sale --users "$USERS" --seats "$SEATS" --concurrency "$CONCURRENCY"
 run flash-sale-ga flash-sale --users "$USERS" --seats "$SEATS" --section-kind general --concurrency "$CONCURRENCY"
 run multi-event multi-event --users "$USERS" --concurrency "$CONCURRENCY"

@@ -132,6 +132,9 @@ def main():
         check(name in services, f"{name}: missing")
     kafka = services.get("kafka", {})
     check("apache/kafka" in str(kafka.get("image", "")), "kafka: should be Apache Kafka")
+    local_kafka = re.search(r"<kafka.version>(.+)</kafka.version>", (root / "deploy/kafka-local/pom.xml").read_text()).group(1)
+    check(str(kafka.get("image", "")).endswith(":" + local_kafka),
+          f"kafka: should run the local stack's Kafka {local_kafka} (deploy/kafka-local/pom.xml), got {kafka.get('image')}")
     kenv = env_of(kafka)
     check("controller" in kenv.get("KAFKA_PROCESS_ROLES", ""), "kafka: should run in KRaft mode (process roles incl. controller)")
     check("ZOOKEEPER" not in " ".join(kenv), "kafka: no ZooKeeper in KRaft mode")

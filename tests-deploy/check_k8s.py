@@ -81,6 +81,12 @@ def main():
     secrets = {d["metadata"]["name"]: d for d in by_kind.get("Secret", [])}
     bins = bin_names(root)
 
+    # The broker: the same Apache Kafka the local stack fetches.
+    local_kafka = re.search(r"<kafka.version>(.+)</kafka.version>", (root / "deploy/kafka-local/pom.xml").read_text()).group(1)
+    kafka_images = [c.get("image", "") for c in (workloads.get("kafka") or {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])]
+    check(kafka_images == [f"apache/kafka:{local_kafka}"],
+          f"kafka: should run apache/kafka:{local_kafka} (deploy/kafka-local/pom.xml), got {kafka_images}")
+
     # The six services.
     for name, port in SERVICES.items():
         dep = workloads.get(name)

@@ -1,7 +1,6 @@
 //! `evently-tail TOPIC [--from-beginning] [--brokers HOST:PORT]`: print every
 //! message of a topic as it arrives — partition, offset, key, headers and the
-
-
+//! JSON value: `make tail TOPIC=...` on the local stack, no other tool needed.
 //!
 //! `evently-tail --check` exits 0 when the broker answers a metadata request.
 
