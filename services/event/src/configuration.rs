@@ -1,25 +1,27 @@
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use settings::{
-    DatabaseSettings, HttpSettings, KafkaSettings, SettingsError, TelemetrySettings,
-    TokenVerifySettings,
+    HttpSettings, KafkaSettings, SettingsError, TelemetrySettings, TokenVerifySettings,
 };
 
 /// Everything the event service reads at start-up; see `settings` for the layers.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub http: HttpSettings,
-    pub database: DatabaseSettings,
     #[serde(default)]
     pub kafka: KafkaSettings,
     #[serde(default)]
     pub auth: TokenVerifySettings,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
-    /// `MONGODB_URI`: when set, the catalogue lives in MongoDB; otherwise in
-    /// PostgreSQL (`database`).
+    /// The MongoDB server holding the catalogue (`MONGODB_URI`). Secret:
+    /// it may carry a password.
+    #[serde(default = "default_mongodb_uri")]
+    pub mongodb_uri: SecretString,
+    /// The database on that server (`EVENT__MONGODB_DATABASE`); unset: the
+    /// URI's own (`mongodb://host/name`), else `evently_event`.
     #[serde(default)]
-    pub mongodb_uri: Option<SecretString>,
+    pub mongodb_database: Option<String>,
     #[serde(default)]
     pub catalog: CatalogSettings,
 }
@@ -45,6 +47,10 @@ impl Default for CatalogSettings {
     }
 }
 
+fn default_mongodb_uri() -> SecretString {
+    SecretString::from("mongodb://127.0.0.1:27017")
+}
+
 fn default_cache_ttl_ms() -> u64 {
     2_000
 }
@@ -56,22 +62,55 @@ impl Settings {
     // SettingsError is the shared crate's; boxing it here would only move the size.
     #[allow(clippy::result_large_err)]
     pub fn load() -> Result<Self, SettingsError> {
-        settings::load(crate::SERVICE, &[("http.port", "8082")])
+        let settings: Self = settings::load(crate::SERVICE, &[("http.port", "8082")])?;
+        settings.validate()?;
+        Ok(settings)
     }
 
-    /// Settings for a test: port 0, the given database and broker.
+    /// What serde cannot say: a usable URI and database name. The server
+    /// itself is checked when the service connects.
+    #[allow(clippy::result_large_err)]
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let uri = self.mongodb_uri.expose_secret().trim();
+        if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
+            return Err(SettingsError::invalid(
+                crate::SERVICE,
+                "mongodb_uri",
+                "must start with mongodb:// or mongodb+srv:// (MONGODB_URI)",
+            ));
+        }
+        if let Some(name) = &self.mongodb_database {
+            // MongoDB's own rules for database names.
+            let bad = name.is_empty()
+                || name.len() > 63
+                || name
+                    .chars()
+                    .any(|c| "/\\. \"$".contains(c) || c.is_control());
+            if bad {
+                return Err(SettingsError::invalid(
+                    crate::SERVICE,
+                    "mongodb_database",
+                    "must be 1 to 63 characters without / \\ . space \" or $",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Settings for a test: port 0, the given MongoDB database and broker.
     pub fn for_tests(
-        database: DatabaseSettings,
+        mongodb_uri: &str,
+        database: &str,
         kafka: KafkaSettings,
         auth: TokenVerifySettings,
     ) -> Self {
         Self {
             http: HttpSettings::on_port(0),
-            database,
             kafka,
             auth,
             telemetry: TelemetrySettings::default(),
-            mongodb_uri: None,
+            mongodb_uri: SecretString::from(mongodb_uri),
+            mongodb_database: Some(database.to_string()),
             catalog: CatalogSettings::default(),
         }
     }

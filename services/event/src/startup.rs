@@ -4,7 +4,7 @@ use crate::cache::HotCache;
 use crate::configuration::Settings;
 use crate::metrics::CatalogMetrics;
 use crate::routes::AppState;
-use crate::store::{Catalog, CatalogStore, MongoCatalog, PgCatalog};
+use crate::store::{Catalog, CatalogStore, MongoCatalog};
 use crate::SERVICE;
 use actix_web::{web, App, HttpServer};
 use common_types::topics;
@@ -16,8 +16,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Topics this service produces to (created at start-up when missing).
 pub const PRODUCES: &[&str] = &[topics::EVENT_LIFECYCLE];
@@ -31,25 +29,21 @@ pub struct Application {
     relay_stop: CancellationToken,
 }
 
-/// The store configuration picks: MongoDB when `MONGODB_URI` is set, else
-/// PostgreSQL (created and migrated when missing).
+/// Connect to the configured MongoDB database and prepare its indexes.
+#[tracing::instrument(name = "startup.open_store", skip_all)]
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Catalog> {
-    match &settings.mongodb_uri {
-        Some(uri) if !uri.expose_secret().trim().is_empty() => Ok(Catalog::Mongo(
-            MongoCatalog::connect(uri.expose_secret(), None).await?,
-        )),
-        _ => Ok(Catalog::Postgres(PgCatalog::new(
-            database::prepare(&settings.database, &MIGRATOR).await?,
-        ))),
-    }
+    let uri = settings.mongodb_uri.expose_secret();
+    let database = MongoCatalog::database_name(uri, settings.mongodb_database.as_deref()).await?;
+    let store = MongoCatalog::connect(uri, &database).await?;
+    tracing::info!(database, "catalogue store ready");
+    Ok(store)
 }
 
 impl Application {
-    /// Bind, connect and migrate; the server runs once `run_until_stopped` is awaited.
+    /// Bind, connect and prepare the indexes; the server runs once `run_until_stopped` is awaited.
     /// Cancelling `shutdown` stops it gracefully.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
-        tracing::info!(store = store.engine(), "catalogue store ready");
         kafka_bus::ensure_topics(&settings.kafka, PRODUCES).await?;
         let producer = Producer::new(&settings.kafka)?;
         producer.warm_up(PRODUCES).await?;
@@ -59,7 +53,7 @@ impl Application {
         let verifier = web::Data::new(JwtVerifier::remote(&settings.auth));
         let health = web::Data::new(
             Health::new(SERVICE)
-                .check(store.engine(), {
+                .check("mongodb", {
                     let store = store.clone();
                     move || {
                         let store = store.clone();
@@ -140,9 +134,7 @@ impl Application {
             tracing::warn!(error = %e, "outbox relay ended abnormally");
         }
         self.producer.flush(Duration::from_secs(10));
-        if let Catalog::Postgres(pg) = &self.store {
-            pg.pool().close().await;
-        }
+        self.store.shutdown().await;
         served?;
         Ok(())
     }

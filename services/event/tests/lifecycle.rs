@@ -1,5 +1,5 @@
 //! Lifecycle messages reach Kafka consumers: `event.lifecycle`, keyed by event
-//! id, through the transactional outbox.
+//! id, through the outbox embedded in each event document.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -167,17 +167,13 @@ async fn messages_left_in_the_outbox_by_a_crash_are_sent_on_start() {
     use chrono::Utc;
     use event::domain::event::{CreateEventRequest, Event, PriceRequest};
     use event::domain::venue::{SectionPlan, Venue, VenueContent};
-    use event::store::{CatalogStore, OutboxMessage, PgCatalog};
+    use event::store::{CatalogStore, OutboxMessage};
 
     test_support::init_tracing();
-    let database = test_support::fresh_database(event::SERVICE, &event::startup::MIGRATOR).await;
+    let database = common::TestDatabase::fresh().await;
     let kafka = test_support::isolated_kafka().await;
     // The "crashed" instance: it wrote the event and its message, and stopped.
-    let store = PgCatalog::new(
-        database::prepare(&database, &event::startup::MIGRATOR)
-            .await
-            .unwrap(),
-    );
+    let store = database.store().await;
     let venue = Venue::create(
         common_types::UserId::new(),
         VenueContent {
@@ -225,7 +221,12 @@ async fn messages_left_in_the_outbox_by_a_crash_are_sent_on_start() {
 
     // The service starts against that database and relays what was left.
     let tokens = test_support::TestTokens::start().await;
-    let settings = event::Settings::for_tests(database, kafka.clone(), tokens.verify_settings());
+    let settings = event::Settings::for_tests(
+        &database.uri,
+        &database.name,
+        kafka.clone(),
+        tokens.verify_settings(),
+    );
     let stop = tokio_util::sync::CancellationToken::new();
     let app = event::Application::build(settings, stop.clone())
         .await
@@ -238,7 +239,7 @@ async fn messages_left_in_the_outbox_by_a_crash_are_sent_on_start() {
         "the same envelope id, so consumers can dedupe"
     );
     test_support::wait_for(
-        "the outbox row to be marked sent",
+        "the outbox entry to be marked sent",
         Duration::from_secs(10),
         || async {
             store

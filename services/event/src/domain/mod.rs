@@ -3,6 +3,7 @@
 
 pub mod event;
 pub mod search;
+pub mod text;
 pub mod venue;
 
 use common_types::FieldError;

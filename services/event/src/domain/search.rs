@@ -1,6 +1,7 @@
 //! Browse and search: `GET /api/v1/events?q=&category=&city=&from=&to=&sort=&page=&per_page=`.
 
 use super::event::EventStatus;
+use super::text::TextQuery;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use common_types::page::PageRequest;
@@ -64,7 +65,7 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSearch {
     pub scope: Scope,
-    pub text: Option<String>,
+    pub text: Option<TextQuery>,
     pub category: Option<String>,
     /// Lower-case city.
     pub city: Option<String>,
@@ -151,7 +152,7 @@ impl EventSearch {
         };
         problems.into_result(|| EventSearch {
             scope,
-            text,
+            text: text.as_deref().map(TextQuery::parse),
             category: clean(params.category).map(|c| c.to_lowercase()),
             city: clean(params.city).map(|c| c.to_lowercase()),
             from: params.from,

@@ -1,15 +1,15 @@
-//! The storage seam: one trait, two engines. MongoDB is the production store
-//! (docker-compose, k8s) whenever `MONGODB_URI` is set; PostgreSQL (JSONB
-//! documents plus the columns we filter and sort on) serves otherwise.
+//! The storage seam: what the routes and the relay need from the catalogue,
+//! one trait with one engine, MongoDB (`mongo`): MongoDB 7 in docker-compose
+//! and k8s, FerretDB locally and in CI. The contract suite
+//! (`tests/contract.rs`) is written against the trait.
 //!
-//! Both keep the same promise for lifecycle messages: the write of an event
-//! and the messages it causes are stored atomically (PostgreSQL: one
-//! transaction over `events` and `outbox`; MongoDB: one single-document update
-//! that also pushes onto the event's embedded `outbox` array), and a relay
-//! publishes them afterwards, at least once, with a stable envelope id.
+//! The promise for lifecycle messages: the write of an event and the messages
+//! it causes are stored atomically (one single-document update that also
+//! pushes onto the event's embedded `outbox` array), and a relay publishes
+//! them afterwards, at least once, with a stable envelope id.
 
+mod guard;
 pub mod mongo;
-pub mod postgres;
 
 use crate::domain::event::Event;
 use crate::domain::search::EventSearch;
@@ -22,7 +22,9 @@ use std::future::Future;
 use uuid::Uuid;
 
 pub use mongo::MongoCatalog;
-pub use postgres::PgCatalog;
+
+/// The store a running service uses.
+pub type Catalog = MongoCatalog;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,12 +34,6 @@ pub enum StoreError {
     Conflict,
     #[error(transparent)]
     Backend(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::Backend(e.into())
-    }
 }
 
 impl From<mongodb::error::Error> for StoreError {
@@ -118,71 +114,6 @@ pub trait CatalogStore: Send + Sync + 'static {
     fn mark_sent(&self, sent: &[OutboxMessage]) -> impl Future<Output = StoreResult<()>> + Send;
 
     fn ping(&self) -> impl Future<Output = bool> + Send;
-}
-
-/// The store a running service uses, chosen by configuration.
-#[derive(Clone)]
-pub enum Catalog {
-    Postgres(PgCatalog),
-    Mongo(MongoCatalog),
-}
-
-impl Catalog {
-    pub fn engine(&self) -> &'static str {
-        match self {
-            Catalog::Postgres(_) => "postgres",
-            Catalog::Mongo(_) => "mongodb",
-        }
-    }
-}
-
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self {
-            Catalog::Postgres($s) => $call.await,
-            Catalog::Mongo($s) => $call.await,
-        }
-    };
-}
-
-impl CatalogStore for Catalog {
-    async fn insert_venue(&self, venue: &Venue) -> StoreResult<()> {
-        dispatch!(self, s => s.insert_venue(venue))
-    }
-    async fn update_venue(&self, venue: &Venue) -> StoreResult<()> {
-        dispatch!(self, s => s.update_venue(venue))
-    }
-    async fn venue(&self, id: VenueId) -> StoreResult<Option<Venue>> {
-        dispatch!(self, s => s.venue(id))
-    }
-    async fn venues(
-        &self,
-        organizer: Option<UserId>,
-        page: PageRequest,
-    ) -> StoreResult<(Vec<Venue>, u64)> {
-        dispatch!(self, s => s.venues(organizer, page))
-    }
-    async fn insert_event(&self, event: &Event) -> StoreResult<()> {
-        dispatch!(self, s => s.insert_event(event))
-    }
-    async fn update_event(&self, event: &Event, outbox: &[OutboxMessage]) -> StoreResult<()> {
-        dispatch!(self, s => s.update_event(event, outbox))
-    }
-    async fn event(&self, id: EventId) -> StoreResult<Option<Event>> {
-        dispatch!(self, s => s.event(id))
-    }
-    async fn search_events(&self, search: &EventSearch) -> StoreResult<(Vec<Event>, u64)> {
-        dispatch!(self, s => s.search_events(search))
-    }
-    async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
-        dispatch!(self, s => s.pending_outbox(limit))
-    }
-    async fn mark_sent(&self, sent: &[OutboxMessage]) -> StoreResult<()> {
-        dispatch!(self, s => s.mark_sent(sent))
-    }
-    async fn ping(&self) -> bool {
-        dispatch!(self, s => s.ping())
-    }
 }
 
 /// Event as a JSON document without its layout, and the layout apart: lists

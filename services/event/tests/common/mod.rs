@@ -1,7 +1,11 @@
-//! Starts the real event service in-process on port 0, with its own database,
-//! topic prefix and a token issuer, and talks to it over HTTP.
+//! Starts the real event service in-process on port 0, with its own MongoDB
+//! database, topic prefix and a token issuer, and talks to it over HTTP.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+pub mod mongo;
+
+pub use mongo::TestDatabase;
 
 use common_types::{Role, UserId};
 use serde_json::{json, Value};
@@ -14,8 +18,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub tokens: TestTokens,
     pub kafka: KafkaSettings,
-    pub database: settings::DatabaseSettings,
     pub stop: CancellationToken,
+    /// Dropped after the service is told to stop (fields drop after `Drop::drop`).
+    pub database: TestDatabase,
 }
 
 pub struct Caller {
@@ -30,12 +35,15 @@ impl TestApp {
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut event::Settings)) -> Self {
         test_support::init_tracing();
-        let database =
-            test_support::fresh_database(event::SERVICE, &event::startup::MIGRATOR).await;
+        let database = TestDatabase::fresh().await;
         let kafka = test_support::isolated_kafka().await;
         let tokens = TestTokens::start().await;
-        let mut settings =
-            event::Settings::for_tests(database.clone(), kafka.clone(), tokens.verify_settings());
+        let mut settings = event::Settings::for_tests(
+            &database.uri,
+            &database.name,
+            kafka.clone(),
+            tokens.verify_settings(),
+        );
         settings.catalog.outbox_poll_ms = 100;
         tweak(&mut settings);
         let stop = CancellationToken::new();
@@ -49,8 +57,8 @@ impl TestApp {
             client: reqwest::Client::new(),
             tokens,
             kafka,
-            database,
             stop,
+            database,
         }
     }
 
