@@ -259,19 +259,14 @@ impl Processor {
     /// Consume until `shutdown`; leaving drops the consumer, which leaves the
     /// group so the partitions move to the other instances at once.
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        loop {
-            match self.consume(&shutdown).await? {
-                Exit::Stopped => {
-                    tracing::info!("booking processor stopped");
-                    return Ok(());
-                }
-                Exit::Crashed => {
-                    self.stats.crashed.store(true, Ordering::SeqCst);
-                    tracing::warn!("crash switch: stopped between deciding and committing a batch");
-                    return Ok(());
-                }
+        match self.consume(&shutdown).await? {
+            Exit::Stopped => tracing::info!("booking processor stopped"),
+            Exit::Crashed => {
+                self.stats.crashed.store(true, Ordering::SeqCst);
+                tracing::warn!("crash switch: stopped between deciding and committing a batch");
             }
         }
+        Ok(())
     }
 
     fn new_consumer(&self) -> anyhow::Result<StreamConsumer<Ctx>> {
