@@ -115,3 +115,47 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn with(uri: &str, database: Option<&str>) -> Settings {
+        let mut s = Settings::for_tests(
+            uri,
+            "x",
+            KafkaSettings::default(),
+            TokenVerifySettings::default(),
+        );
+        s.mongodb_database = database.map(str::to_string);
+        s
+    }
+
+    #[test]
+    fn the_store_settings_are_checked_at_start_up() {
+        assert!(with("mongodb://127.0.0.1:27017", None).validate().is_ok());
+        assert!(with("mongodb+srv://u:p@cluster/db", Some("evently"))
+            .validate()
+            .is_ok());
+        for bad in ["postgres://127.0.0.1/x", "", "127.0.0.1:27017"] {
+            let error = with(bad, None).validate().unwrap_err().to_string();
+            assert!(error.contains("mongodb_uri"), "{bad}: {error}");
+        }
+        for bad in ["", "a.b", "a b", "a$b", &"x".repeat(64)] {
+            let error = with("mongodb://h", Some(bad))
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("mongodb_database"), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_uri_defaults_to_the_local_server() {
+        assert_eq!(
+            default_mongodb_uri().expose_secret(),
+            "mongodb://127.0.0.1:27017"
+        );
+    }
+}

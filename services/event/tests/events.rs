@@ -532,3 +532,33 @@ async fn a_published_event_completes_and_then_stays_as_it_is() {
     );
     assert_eq!(app.get(&path, Some(&owner)).await.1["status"], "completed");
 }
+
+#[tokio::test]
+async fn health_reports_the_mongodb_store() {
+    let app = TestApp::spawn().await;
+    let (status, health) = app.get("/health", None).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["checks"]["mongodb"], "up", "{health}");
+    assert_eq!(health["checks"]["broker"], "up", "{health}");
+}
+
+#[tokio::test]
+async fn an_unreachable_mongodb_stops_start_up_with_a_clear_message() {
+    test_support::init_tracing();
+    // Port 9 (discard) has nothing listening here: refused at once, and the
+    // driver gives up after its server-selection timeout.
+    let settings = event::Settings::for_tests(
+        "mongodb://127.0.0.1:9/?connectTimeoutMS=500",
+        "t_unreachable",
+        settings::KafkaSettings::default(),
+        settings::TokenVerifySettings::default(),
+    );
+    let error = match event::Application::build(settings, Default::default()).await {
+        Ok(_) => panic!("started without MongoDB"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains("does not answer") && error.contains("make infra"),
+        "{error}"
+    );
+}

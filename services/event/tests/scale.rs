@@ -95,7 +95,15 @@ async fn search_stays_fast_with_100_000_events() {
         "/api/v1/events?q=folk&city=rome&category=music&sort=starts_at".to_string(),
         "/api/v1/events?sort=newest&page=200&per_page=50".to_string(),
     ];
-    let mut report = Vec::new();
+    // The bound suits MongoDB; FerretDB (SQL over JSONB) may need a looser
+    // one to finish the report: SCALE_P50_MS.
+    let bound = Duration::from_millis(
+        std::env::var("SCALE_P50_MS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(500),
+    );
+    let mut slow = Vec::new();
     for query in &queries {
         let mut times = Vec::new();
         let mut total = 0;
@@ -109,11 +117,12 @@ async fn search_stays_fast_with_100_000_events() {
         times.sort();
         let p50 = times[times.len() / 2];
         let max = *times.last().unwrap();
-        report.push(format!(
-            "{query:<75} total {total:>6}  p50 {p50:>10.2?}  max {max:>10.2?}"
-        ));
+        // Printed as it goes, so a slow run still shows where the time went.
+        eprintln!("{query:<75} total {total:>6}  p50 {p50:>10.2?}  max {max:>10.2?}");
         assert!(total > 0, "{query} found nothing");
-        assert!(p50 < Duration::from_millis(500), "{query}: p50 {p50:?}");
+        if p50 >= bound {
+            slow.push(format!("{query}: p50 {p50:?}"));
+        }
     }
-    eprintln!("{}", report.join("\n"));
+    assert!(slow.is_empty(), "slower than {bound:?}: {slow:#?}");
 }
