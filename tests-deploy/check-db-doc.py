@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """DATABASE_ARCHITECTURE.md must mention every table, index and named constraint
-the migrations create (services/*/migrations/*.sql), so the document cannot
-silently fall behind the schema. Prints what is missing; exit 1 if anything is.
+the migrations create (services/*/migrations/*.sql), and every collection and
+index the event service's MongoDB store creates (services/event/src/store/mongo.rs),
+so the document cannot silently fall behind the schema. Prints what is missing;
+exit 1 if anything is.
 
     python3 tests-deploy/check-db-doc.py
 """
@@ -28,8 +30,23 @@ for sql_path in sorted(root.glob("services/*/migrations/*.sql")):
     if not section:
         missing.append(f"{service}: no '## {service} ...' section")
 
+# The event service has no migrations: its schema is the collections and the
+# index names its MongoDB store creates at start-up.
+mongo_path = root / "services/event/src/store/mongo.rs"
+mongo = mongo_path.read_text()
+mongo_names = [("collection", n) for n in re.findall(r'collection\("(\w+)"\)', mongo)]
+mongo_names += [("index", n) for n in re.findall(r'\bindex\(\s*"(\w+)"', mongo)]
+if not mongo_names:
+    missing.append(f"event: no collections or indexes found in {mongo_path.relative_to(root)} (has the store moved?)")
+for kind, name in mongo_names:
+    count += 1
+    if not re.search(rf"\b{re.escape(name)}\b", doc):
+        missing.append(f"event: MongoDB {kind} {name} ({mongo_path.relative_to(root)})")
+if not re.search(r"^## event ", doc, re.M):
+    missing.append("event: no '## event ...' section")
+
 for m in missing:
     print(f"FAIL DATABASE_ARCHITECTURE.md does not mention {m}")
 if missing:
     sys.exit(1)
-print(f"ok: DATABASE_ARCHITECTURE.md mentions all {count} tables, indexes and named constraints of the migrations")
+print(f"ok: DATABASE_ARCHITECTURE.md mentions all {count} tables, indexes and named constraints of the migrations and the event store's MongoDB collections and indexes")

@@ -37,9 +37,9 @@ const CITIES: [&str; 8] = [
     "Oslo", "Rome", "Berlin", "Madrid", "Paris", "Vienna", "Lisbon", "Prague",
 ];
 
-/// Event `i`: the template with its own id, title, text, category, city,
-/// status and date; one in ten stays a draft.
-fn seeded(template: &Event, i: usize) -> Event {
+/// Event `i` of `n`: the template with its own id, title, text, category,
+/// city, status and date (spread over a year); one in ten stays a draft.
+fn seeded(template: &Event, i: usize, n: usize) -> Event {
     let word = WORDS[i % 12];
     let other = WORDS[(i / 12) % 12].to_lowercase();
     let now = Utc::now();
@@ -54,7 +54,7 @@ fn seeded(template: &Event, i: usize) -> Event {
         } else {
             EventStatus::Published
         },
-        starts_at: now + chrono::Duration::minutes(((i * 7) % 525_600) as i64),
+        starts_at: now + chrono::Duration::minutes((i * 525_600 / n.max(1)) as i64),
         created_at: now - chrono::Duration::seconds(i as i64),
         ..template.clone()
     }
@@ -79,7 +79,7 @@ async fn search_stays_fast_with_100_000_events() {
         .unwrap();
 
     let seeding = Instant::now();
-    let all: Vec<Event> = (1..=events).map(|i| seeded(&template, i)).collect();
+    let all: Vec<Event> = (1..=events).map(|i| seeded(&template, i, events)).collect();
     store.insert_events(&all).await.unwrap();
     eprintln!("seeded {events} events in {:?}", seeding.elapsed());
 
