@@ -29,7 +29,8 @@ infra:
 
 ## Run the whole test suite against real PostgreSQL, Kafka and FerretDB (started if needed).
 test: infra
-	@source .evently/env && cargo test --workspace --no-fail-fast
+	@$(STACK) drop-test-topics
+	@source .evently/env && cargo test --workspace --no-fail-fast; status=$$?; $(STACK) drop-test-topics; exit $$status
 
 ## Print every message of a topic as it arrives: make tail TOPIC=booking.events
 tail:

@@ -54,9 +54,16 @@ wait_port() { # port what seconds
   done
 }
 
+alive() { # pid
+  kill -0 "$1" 2>/dev/null || return 1
+  # A process killed with -9 whose parent is gone stays a zombie where nothing
+  # reaps orphans (some containers): it answers kill -0 but is dead.
+  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 running() { # name -> 0 if its recorded pid is alive
   local f="$PIDS/$1.pid"
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+  [ -f "$f" ] && alive "$(cat "$f")"
 }
 
 free_port() { # first free port from $1
@@ -187,6 +194,13 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 # One node: no one else to wait for before the first group rebalance.
 group.initial.rebalance.delay.ms=0
+# A restarted node's new registration is refused until its previous
+# incarnation's session lapses (9 s by default): after a kill -9 that was most
+# of the broker's restart time. On one node nobody else can take over anyway.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
+# Unclean-shutdown recovery of the logs, one thread per core.
+num.recovery.threads.per.data.dir=2
 # The test suite creates topics by the thousand; keep a week, not forever.
 log.retention.hours=168
 PROPS
@@ -216,6 +230,23 @@ start_broker() {
 }
 
 brokers() { echo "${KAFKA_BROKERS:-127.0.0.1:$BROKER_PORT}"; }
+
+# Every test creates its own topics (prefix t<12 hex>., test-support). Left
+# behind they make the broker's log hundreds of partitions per `make test`,
+# and a broker killed with -9 recovers every one of them before it serves
+# (1,215 logs took 11 s), so `make test` drops them before and after.
+cmd_drop_test_topics() {
+  [ -n "${KAFKA_BROKERS:-}" ] && return 0
+  running broker || return 0
+  ensure_kafka_jars
+  local pattern='t[0-9a-f]{12}\..*'
+  if kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(brokers)" --list \
+      | grep -Eq "^$pattern$"; then
+    log "Kafka: deleting the topics earlier test runs left"
+    kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(brokers)" \
+      --delete --topic "$pattern" >/dev/null || log "deleting test topics failed (harmless)"
+  fi
+}
 
 # ---------------------------------------------------------------- FerretDB
 # The event service's MongoDB server: FerretDB on the private PostgreSQL
@@ -366,11 +397,11 @@ stop_pid() { # name
   local f="$PIDS/$1.pid" pid
   [ -f "$f" ] || return 0
   pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     log "$1: stopping (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
 }
@@ -441,5 +472,6 @@ case "${1:-}" in
   status) cmd_status ;;
   env) write_env; cat "$STATE/env" ;;
   kafka-class) shift; ensure_kafka_jars; kafka_java "$@" ;;
+  drop-test-topics) cmd_drop_test_topics ;;
   *) echo "usage: $0 infra|up|down|status|env" >&2; exit 2 ;;
 esac

@@ -24,7 +24,8 @@ GATEWAY = ("gateway-service", 8080)
 # Only these may publish a port on the host, and only this one.
 PUBLISHED = {"gateway-service": 8080, "mailpit": 8025, "jaeger": 16686, "prometheus": 9090}
 INFRA = {"postgres", "kafka", "mongo", "mailpit", "jaeger", "prometheus"}
-DB_SERVICES = ["auth", "event", "booking", "waitlist", "notification"]
+# The services whose store is PostgreSQL; the event service's is MongoDB.
+DB_SERVICES = ["auth", "booking", "waitlist", "notification"]
 
 failures = []
 
@@ -104,8 +105,11 @@ def main():
         check(env.get(f"{prefix}__TELEMETRY__OTLP_ENDPOINT", "").startswith("http://jaeger:4318"),
               f"{name}: traces should go to jaeger over OTLP/HTTP")
         check(env.get("KAFKA_BROKERS") == "kafka:9092", f"{name}: KAFKA_BROKERS should be kafka:9092")
-        check(env.get("DATABASE_URL", "").startswith("postgres://") and "@postgres:5432/" in env.get("DATABASE_URL", ""),
-              f"{name}: DATABASE_URL should name the postgres server")
+        if prefix.lower() in DB_SERVICES:
+            check(env.get("DATABASE_URL", "").startswith("postgres://") and "@postgres:5432/" in env.get("DATABASE_URL", ""),
+                  f"{name}: DATABASE_URL should name the postgres server")
+        elif prefix == "EVENT":
+            check("DATABASE_URL" not in env, f"{name}: its store is MongoDB, so no DATABASE_URL")
         test = (svc.get("healthcheck") or {}).get("test") or []
         joined = " ".join(test) if isinstance(test, list) else str(test)
         check("/health" in joined, f"{name}: needs a healthcheck on /health")
@@ -159,7 +163,8 @@ def main():
     # 5. Start-up ordering on health, not on mere start.
     for name in sorted(SCALABLE):
         deps = depends(services.get(name, {}))
-        for infra in ("postgres", "kafka"):
+        store = "postgres" if name.split("-")[0] in DB_SERVICES else "mongo"
+        for infra in (store, "kafka"):
             check(deps.get(infra) == "service_healthy", f"{name}: should wait for {infra} to be healthy")
     gw_deps = depends(services.get(GATEWAY[0], {}))
     for name in sorted(SCALABLE):

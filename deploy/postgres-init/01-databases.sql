@@ -3,7 +3,6 @@
 -- also create their database when it is missing (crates/database `prepare`), so
 -- this only makes the layout explicit and lets a DBA grant per-database roles.
 CREATE DATABASE evently_auth;
-CREATE DATABASE evently_event;
 CREATE DATABASE evently_booking;
 CREATE DATABASE evently_waitlist;
 CREATE DATABASE evently_notification;
