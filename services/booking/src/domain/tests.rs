@@ -1,7 +1,14 @@
 //! The decision logic on its own: no database, no broker.
 
 use super::*;
+use chrono::Duration;
+use common_types::messages::booking::{BookingOutcome, RejectReason, SeatSelection};
+use common_types::messages::lifecycle::{EventSnapshot, SectionLayout};
 use common_types::messages::lifecycle::{SeatSnapshot, SectionSnapshot};
+use common_types::{
+    BookingId, Currency, EventId, HoldId, RequestId, Role, SeatId, SectionId, UserId,
+    WaitlistEntryId,
+};
 
 struct Fixture {
     inv: Inventory,

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use common_types::messages::booking::BookingOutcome;
 use common_types::messages::lifecycle::{EventSnapshot, SectionLayout};
 use common_types::{
-    BookingId, Currency, Envelope, EventId, HoldId, MessageType, RequestId, SeatId, SectionId,
-    UserId,
+    BookingId, Currency, Envelope, EventId, HoldId, MessageType, Money, RequestId, SeatId,
+    SectionId, UserId,
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::HashMap;
@@ -188,7 +188,10 @@ pub async fn load_partition(
                 id,
                 Section {
                     id,
-                    price: row.try_get("price")?,
+                    price: Money {
+                        amount: row.try_get("price")?,
+                        currency: ev.currency,
+                    },
                     kind,
                 },
             );
@@ -223,7 +226,7 @@ pub async fn load_partition(
     }
     for row in sqlx::query(
         "SELECT hold_id, event_id, user_id, section_id, seat_ids, quantity, total_price,
-                expires_at, waitlist_entry_id
+                currency, expires_at, waitlist_entry_id
          FROM holds WHERE event_id = ANY($1) AND status = 'active'",
     )
     .bind(&ids)
@@ -237,7 +240,10 @@ pub async fn load_partition(
             seats: seat_ids(row.try_get("seat_ids")?),
             section_id: row.try_get::<Option<Uuid>, _>("section_id")?.map(SectionId),
             quantity: u32::try_from(row.try_get::<i32, _>("quantity")?)?,
-            total: row.try_get("total_price")?,
+            total: Money {
+                amount: row.try_get("total_price")?,
+                currency: Currency::parse(&row.try_get::<String, _>("currency")?)?,
+            },
             expires_at: row.try_get("expires_at")?,
             waitlist_entry_id: row
                 .try_get::<Option<Uuid>, _>("waitlist_entry_id")?
@@ -249,7 +255,7 @@ pub async fn load_partition(
     }
     for row in sqlx::query(
         "SELECT booking_id, reference, hold_id, event_id, user_id, section_id, seat_ids,
-                quantity, total_price, payment_id, status, waitlist_entry_id
+                quantity, total_price, currency, payment_id, status, waitlist_entry_id
          FROM bookings WHERE event_id = ANY($1)",
     )
     .bind(&ids)
@@ -266,7 +272,10 @@ pub async fn load_partition(
             seats: seat_ids(row.try_get("seat_ids")?),
             section_id: row.try_get::<Option<Uuid>, _>("section_id")?.map(SectionId),
             quantity: u32::try_from(row.try_get::<i32, _>("quantity")?)?,
-            total: row.try_get("total_price")?,
+            total: Money {
+                amount: row.try_get("total_price")?,
+                currency: Currency::parse(&row.try_get::<String, _>("currency")?)?,
+            },
             payment_id: row.try_get("payment_id")?,
             cancelled: status != "confirmed",
             waitlist_entry_id: row
@@ -423,12 +432,8 @@ impl BatchWrite {
             Change::WaitlistFlag { event_id, active } => {
                 self.waitlist.insert(event_id, active);
             }
-            Change::HoldCreated {
-                event_id,
-                hold,
-                currency,
-                at,
-            } => {
+            Change::HoldCreated { event_id, hold, at } => {
+                let currency = hold.total.currency;
                 self.new_hold_ix.insert(hold.id, self.new_holds.len());
                 self.new_holds.push(NewHold {
                     event_id,
@@ -443,7 +448,7 @@ impl BatchWrite {
             Change::HoldEnded { hold_id, end, at } => {
                 if let Some(&ix) = self.new_hold_ix.get(&hold_id) {
                     let h = &mut self.new_holds[ix];
-                    h.status = end.as_str();
+                    h.status = end.status().as_str();
                     h.ended_at = Some(at);
                     if let HoldEnd::Confirmed(b) = end {
                         h.booking_id = Some(b);
@@ -455,9 +460,9 @@ impl BatchWrite {
             Change::BookingCreated {
                 event_id,
                 booking,
-                currency,
                 at,
             } => {
+                let currency = booking.total.currency;
                 self.new_booking_ix
                     .insert(booking.id, self.new_bookings.len());
                 self.new_bookings.push(NewBooking {
@@ -470,10 +475,11 @@ impl BatchWrite {
             }
             Change::BookingCancelled {
                 booking_id,
-                refund_amount,
+                refund,
                 by,
                 at,
             } => {
+                let refund_amount = refund.amount;
                 if let Some(&ix) = self.new_booking_ix.get(&booking_id) {
                     self.new_bookings[ix].refund = Some((refund_amount, by, at));
                 } else {
@@ -576,7 +582,11 @@ pub async fn commit(
     // their seat claims are dead before new claims on the same seats arrive.
     if !batch.ended_holds.is_empty() {
         let ids: Vec<Uuid> = batch.ended_holds.iter().map(|h| h.0 .0).collect();
-        let statuses: Vec<&str> = batch.ended_holds.iter().map(|h| h.1.as_str()).collect();
+        let statuses: Vec<&str> = batch
+            .ended_holds
+            .iter()
+            .map(|h| h.1.status().as_str())
+            .collect();
         let ats: Vec<DateTime<Utc>> = batch.ended_holds.iter().map(|h| h.2).collect();
         let bookings: Vec<Option<Uuid>> = batch
             .ended_holds
@@ -669,7 +679,7 @@ pub async fn commit(
         )
         .bind(h.iter().map(|h| join(&h.hold.seats)).collect::<Vec<_>>())
         .bind(h.iter().map(|h| clamp(h.hold.quantity)).collect::<Vec<_>>())
-        .bind(h.iter().map(|h| h.hold.total).collect::<Vec<_>>())
+        .bind(h.iter().map(|h| h.hold.total.amount).collect::<Vec<_>>())
         .bind(h.iter().map(|h| h.currency.to_string()).collect::<Vec<_>>())
         .bind(h.iter().map(|h| h.hold.expires_at).collect::<Vec<_>>())
         .bind(h.iter().map(|h| h.status).collect::<Vec<_>>())
@@ -720,7 +730,7 @@ pub async fn commit(
                 .map(|b| clamp(b.booking.quantity))
                 .collect::<Vec<_>>(),
         )
-        .bind(b.iter().map(|b| b.booking.total).collect::<Vec<_>>())
+        .bind(b.iter().map(|b| b.booking.total.amount).collect::<Vec<_>>())
         .bind(b.iter().map(|b| b.currency.to_string()).collect::<Vec<_>>())
         .bind(
             b.iter()
