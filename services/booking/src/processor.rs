@@ -13,7 +13,10 @@
 use crate::configuration::BookingSettings;
 use crate::domain::Inventory;
 use crate::replies::Replies;
-use crate::store::processor::{self as store, BatchWrite, CommitError, OutboxRow};
+use crate::store::batch::BatchWrite;
+use crate::store::commit::{self, Checkpoint, CommitError};
+use crate::store::outbox::{self, OutboxRow};
+use crate::store::partition as store;
 use chrono::Utc;
 use common_types::messages::booking::BookingCommand;
 use common_types::{topics, Envelope, EventId, UserId};
@@ -417,7 +420,7 @@ impl Processor {
         let inventory =
             store::load_partition(&self.pool, partition, self.settings.hold_ttl_secs).await?;
         let recent = store::recent_command_ids(&self.pool, partition, DEDUPE_WINDOW).await?;
-        let leftovers = store::pending_outbox(&self.pool, partition).await?;
+        let leftovers = outbox::pending_outbox(&self.pool, partition).await?;
         if !leftovers.is_empty() {
             tracing::info!(
                 partition,
@@ -525,8 +528,18 @@ impl Processor {
                 let topic = self.topic.clone();
                 let replies = &self.replies;
                 async move {
-                    let committed =
-                        store::commit(&pool, &topic, p, g, next, write, replies.instance()).await;
+                    let committed = commit::commit(
+                        &pool,
+                        Checkpoint {
+                            topic: &topic,
+                            partition: p,
+                            generation: g,
+                            next_offset: next,
+                        },
+                        write,
+                        replies.instance(),
+                    )
+                    .await;
                     (p, next, committed.map(|rows| (rows, answers)))
                 }
             }))
@@ -662,7 +675,7 @@ impl Processor {
                             let pool = self.pool.clone();
                             let seq = row.seq;
                             tokio::spawn(async move {
-                                let _ = store::delete_outbox(&pool, &[seq]).await;
+                                let _ = outbox::delete_outbox(&pool, &[seq]).await;
                             });
                         }
                         Err(e) => {
@@ -686,7 +699,7 @@ impl Processor {
                     }
                 }
             }
-            if let Err(e) = store::delete_outbox(&pool, &done).await {
+            if let Err(e) = outbox::delete_outbox(&pool, &done).await {
                 tracing::warn!(error = %e, "outbox cleanup failed");
             }
         });

@@ -95,6 +95,17 @@ status_enum!(
     }
 );
 
+status_enum!(
+    /// A seat as the read side sees it; the processor's [`super::SeatStatus`]
+    /// also knows which hold or booking has it.
+    SeatState, "seat" {
+        Available => "available",
+        Held => "held",
+        Booked => "booked",
+        ReleasedToWaitlist => "released_to_waitlist",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
