@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# One image with every Evently binary: the six services, load-simulator, evently-tail
-# and smtp-catcher (every [[bin]] of the workspace).
+# One image with every Evently binary: the six services, load-simulator and evently-tail
+# (every [[bin]] of the workspace).
 # Compose and Kubernetes pick the service with `command:`; the default is the gateway.
 #
 #   docker build -t evently:local .

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The local Evently stack without Docker: a private PostgreSQL cluster, Apache
 # Kafka (one KRaft node from Maven Central's jars), FerretDB as the event
-# service's MongoDB server, an SMTP catcher, and the six services — each
+# service's MongoDB server, Mailpit (mail), Jaeger (traces), and the six services — each
 # started only if it is not already running, each recorded by pid under
 # .evently/pids so `down` stops exactly what `up` started.
 #
-#   scripts/stack.sh infra    PostgreSQL + Kafka + FerretDB + SMTP catcher (what tests need)
+#   scripts/stack.sh infra    PostgreSQL + Kafka + FerretDB + Mailpit + Jaeger (what tests need)
 #   scripts/stack.sh up       infra + release build + the six services, waits for health
 #   scripts/stack.sh down     stop everything this script started
 #   scripts/stack.sh status   what runs, what is down
@@ -15,7 +15,8 @@
 #                             org.apache.kafka.tools.consumer.ConsoleConsumer
 #
 # Any component is replaced by a real server through its variable:
-# DATABASE_URL, KAFKA_BROKERS, MONGODB_URI, SMTP_URL.
+# DATABASE_URL, KAFKA_BROKERS, MONGODB_URI, SMTP_URL (with MAILPIT_URL for the
+# tests' mail API), OTLP_ENDPOINT (empty: no trace export).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -299,25 +300,108 @@ start_ferretdb() {
 
 mongodb_uri() { echo "${MONGODB_URI:-mongodb://127.0.0.1:$MONGO_PORT}"; }
 
-# ---------------------------------------------------------------- SMTP catcher
+# ---------------------------------------------------------------- Mailpit
+# The SMTP catcher with a web UI and an HTTP API (tests read mail through it).
+# Built once from the Go module proxy. The module carries no web UI: Mailpit's
+# release build bundles it (server/ui/dist) with npm and esbuild first, so this
+# does the same in a copy of the module, from deploy/mailpit/ (the build deps,
+# locked). Without npm the binary still serves SMTP and the API.
+MAILPIT_VERSION=v1.33.1
+MAILPIT_BIN="${MAILPIT_BIN:-$STATE/bin/mailpit-$MAILPIT_VERSION}"
+MAILPIT_UI_PORT="${MAILPIT_UI_PORT:-8025}"
+# Recipients containing "fail" (any case) are refused with 550, to exercise
+# retries and the dead-letter queue. Go's regexp has no look-ahead: this is
+# "does not contain fail" spelled out as the automaton's loops.
+MAILPIT_ALLOWED_RECIPIENTS='^(?i:([^f]|f(f|af|aif)*([^af]|a[^fi]|ai[^fl]))*(f(f|af|aif)*(a|ai)?)?)$'
+
+ensure_mailpit() {
+  [ -x "$MAILPIT_BIN" ] && return
+  command -v go >/dev/null || die "Go (1.24+) is needed to build Mailpit"
+  log "Mailpit: building $MAILPIT_VERSION from the Go module proxy (once, ~2 minutes)"
+  local src dir="$STATE/build/mailpit-src" blog="$LOGS/mailpit-build.log"
+  src=$(go mod download -json "github.com/axllent/mailpit@$MAILPIT_VERSION" 2>>"$blog" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') \
+    || die "downloading Mailpit failed (see $blog)"
+  rm -rf "$dir"
+  mkdir -p "$(dirname "$dir")" "$(dirname "$MAILPIT_BIN")"
+  cp -r "$src" "$dir"
+  chmod -R u+w "$dir"
+  if command -v npm >/dev/null; then
+    # `npm install` with the lock (not `npm ci`): the registry here lacks some of
+    # sass-embedded's optional per-platform packages, which `npm ci` insists on.
+    cp "$ROOT/deploy/mailpit/package.json" "$ROOT/deploy/mailpit/package-lock.json" \
+       "$ROOT/deploy/mailpit/esbuild.config.mjs" "$dir/"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error && MINIFY=true node esbuild.config.mjs) >>"$blog" 2>&1 \
+      || log "Mailpit: building its web UI failed (see $blog); SMTP and the API work without it"
+  else
+    log "Mailpit: no npm, so no web UI (SMTP and the API work): apt-get install npm"
+  fi
+  (cd "$dir" && go build -ldflags "-s -w -X github.com/axllent/mailpit/config.Version=$MAILPIT_VERSION" \
+      -o "$MAILPIT_BIN" .) >>"$blog" 2>&1 || die "building Mailpit failed (see $blog)"
+  rm -rf "$dir"
+}
+
 start_smtp() {
   if [ -n "${SMTP_URL:-}" ]; then log "SMTP: using SMTP_URL"; return; fi
-  if running smtp; then log "SMTP: already running on 127.0.0.1:$SMTP_PORT"; return; fi
+  if running smtp; then log "Mailpit: already running (SMTP 127.0.0.1:$SMTP_PORT, UI $(mailpit_url))"; return; fi
   port_open "$SMTP_PORT" && die "port $SMTP_PORT is taken; set SMTP_PORT or SMTP_URL"
-  # The workspace's own catcher (crates/smtp-catcher): a 10,000-user sale sends
-  # 10,000 mails, and the Python catcher used before cost a quarter of a core.
-  log "SMTP: building the catcher (cargo build --profile $PROFILE -p smtp-catcher)"
-  (cd "$ROOT" && cargo build --profile "$PROFILE" -p smtp-catcher --quiet) || die "building smtp-catcher failed"
-  mkdir -p "$STATE/mail"
-  log "SMTP: catcher on 127.0.0.1:$SMTP_PORT, mail kept in $STATE/mail"
-  # Recipients containing "fail" are refused (550), to exercise retries and the dead-letter queue.
-  nohup "$ROOT/target/$PROFILE/smtp-catcher" --listen "127.0.0.1:$SMTP_PORT" --dir "$STATE/mail" --reject fail \
-    </dev/null >>"$LOGS/smtp.log" 2>&1 &
+  port_open "$MAILPIT_UI_PORT" && die "port $MAILPIT_UI_PORT is taken; set MAILPIT_UI_PORT"
+  ensure_mailpit
+  mkdir -p "$STATE/mailpit"
+  log "Mailpit: SMTP on 127.0.0.1:$SMTP_PORT, web UI and API on $(mailpit_url)"
+  # The last 100,000 mails (a 10,000-user sale sends 10,000), in .evently/mailpit.
+  nohup "$MAILPIT_BIN" --smtp "127.0.0.1:$SMTP_PORT" --listen "127.0.0.1:$MAILPIT_UI_PORT" \
+      --database "$STATE/mailpit/mailpit.db" --max 100000 --smtp-disable-rdns --disable-version-check \
+      --smtp-allowed-recipients "$MAILPIT_ALLOWED_RECIPIENTS" --quiet \
+    </dev/null >>"$LOGS/mailpit.log" 2>&1 &
   echo $! >"$PIDS/smtp.pid"
-  wait_port "$SMTP_PORT" "SMTP catcher" 30
+  wait_port "$SMTP_PORT" "Mailpit (SMTP)" 30
+  wait_port "$MAILPIT_UI_PORT" "Mailpit (web UI)" 30
 }
 
 smtp_url() { echo "${SMTP_URL:-smtp://127.0.0.1:$SMTP_PORT}"; }
+mailpit_url() { echo "${MAILPIT_URL:-http://127.0.0.1:$MAILPIT_UI_PORT}"; }
+
+# ---------------------------------------------------------------- Jaeger
+# Traces: Jaeger v2 (`cmd/jaeger`), built once from the Go module proxy, with
+# OTLP/HTTP ingest, in-memory storage and its query API (deploy/jaeger/config.yaml).
+# The module has no UI bundle (the release build embeds jaeger-ui, which no
+# package registry serves): the port answers the HTTP API (/api/traces,
+# /api/services) and a placeholder page.
+JAEGER_VERSION=v1.76.0
+JAEGER_BIN="${JAEGER_BIN:-$STATE/bin/jaeger-$JAEGER_VERSION}"
+JAEGER_UI_PORT="${JAEGER_UI_PORT:-16686}"
+JAEGER_OTLP_PORT="${JAEGER_OTLP_PORT:-4318}"
+JAEGER_QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-16685}"
+
+ensure_jaeger() {
+  [ -x "$JAEGER_BIN" ] && return
+  command -v go >/dev/null || die "Go (1.24+) is needed to build Jaeger"
+  log "Jaeger: building $JAEGER_VERSION from the Go module proxy (once, ~5 minutes on two cores)"
+  mkdir -p "$STATE/build/jaeger-bin" "$(dirname "$JAEGER_BIN")"
+  GOBIN="$STATE/build/jaeger-bin" go install -ldflags "-s -w" "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" \
+      >>"$LOGS/jaeger-build.log" 2>&1 || die "building Jaeger failed (see $LOGS/jaeger-build.log)"
+  mv "$STATE/build/jaeger-bin/jaeger" "$JAEGER_BIN"
+}
+
+start_jaeger() {
+  if [ -n "${OTLP_ENDPOINT+set}" ]; then log "Jaeger: using OTLP_ENDPOINT=${OTLP_ENDPOINT:-(none, no export)}"; return; fi
+  if running jaeger; then log "Jaeger: already running (UI and API $(jaeger_url))"; return; fi
+  port_open "$JAEGER_OTLP_PORT" && die "port $JAEGER_OTLP_PORT is taken; set JAEGER_OTLP_PORT or OTLP_ENDPOINT"
+  port_open "$JAEGER_UI_PORT" && die "port $JAEGER_UI_PORT is taken; set JAEGER_UI_PORT"
+  ensure_jaeger
+  log "Jaeger: OTLP/HTTP on 127.0.0.1:$JAEGER_OTLP_PORT, UI and API on $(jaeger_url)"
+  JAEGER_UI_PORT="$JAEGER_UI_PORT" JAEGER_OTLP_PORT="$JAEGER_OTLP_PORT" JAEGER_QUERY_GRPC_PORT="$JAEGER_QUERY_GRPC_PORT" \
+    nohup "$JAEGER_BIN" --config "file:$ROOT/deploy/jaeger/config.yaml" \
+    </dev/null >>"$LOGS/jaeger.log" 2>&1 &
+  echo $! >"$PIDS/jaeger.pid"
+  wait_port "$JAEGER_OTLP_PORT" "Jaeger (OTLP)" 60
+  wait_port "$JAEGER_UI_PORT" "Jaeger (query)" 60
+}
+
+# Where the services send their spans; empty OTLP_ENDPOINT turns export off.
+otlp_endpoint() { echo "${OTLP_ENDPOINT-http://127.0.0.1:$JAEGER_OTLP_PORT/v1/traces}"; }
+jaeger_url() { echo "http://127.0.0.1:$JAEGER_UI_PORT"; }
 
 # ---------------------------------------------------------------- services
 internal_token() {
@@ -331,6 +415,7 @@ export DATABASE_URL='$(database_url)'
 export KAFKA_BROKERS='$(brokers)'
 export MONGODB_URI='$(mongodb_uri)'
 export SMTP_URL='$(smtp_url)'
+export MAILPIT_URL='$(mailpit_url)'
 ENV
 }
 
@@ -360,6 +445,8 @@ start_service() {
     export DATABASE_URL="$(database_url)" KAFKA_BROKERS="$(brokers)" SMTP_URL="$(smtp_url)" MONGODB_URI="$(mongodb_uri)"
     export KAFKA_PARTITIONS="$KAFKA_PARTITIONS"
     export "${upper}__HTTP__PORT=$port"
+    # Spans to the local Jaeger (a batch exporter: never waits on it).
+    export "${upper}__TELEMETRY__OTLP_ENDPOINT=$(otlp_endpoint)"
     # The service credential for booking's /internal endpoints (never exposed by the gateway).
     export BOOKING__INTERNAL_TOKEN="$(internal_token)" NOTIFICATION__INTERNAL_TOKEN="$(internal_token)"
     export JWKS_URL="http://127.0.0.1:$AUTH_PORT/.well-known/jwks.json"
@@ -412,6 +499,7 @@ cmd_infra() {
   start_broker
   start_ferretdb
   start_smtp
+  start_jaeger
   write_env
 }
 
@@ -431,13 +519,17 @@ Evently is up.
   PostgreSQL     $(database_url)
   Kafka          $(brokers)      (make tail TOPIC=booking.create, or kcat -C -b $(brokers) -t booking.create)
   MongoDB        $(mongodb_uri)  (FerretDB on PostgreSQL, for the event service)
-  SMTP catcher   $(smtp_url)    (mail in $STATE/mail)
+  SMTP           $(smtp_url)    (Mailpit; recipients containing "fail" are refused)
+  Mail           $(mailpit_url)  (Mailpit web UI and API: every mail the services send)
+  Traces         $(jaeger_url)  (Jaeger API: /api/traces?service=gateway; OTLP in at $(otlp_endpoint))
+  Topics         http://127.0.0.1:$GATEWAY_PORT/admin/queues   (topic dashboard, admin login; or make tail TOPIC=booking.create)
   Logs           $LOGS           (make logs)
 MSG
 }
 
 cmd_down() {
   for s in gateway notification waitlist booking event auth; do stop_pid "$s"; done
+  stop_pid jaeger
   stop_pid smtp
   stop_pid ferretdb
   stop_pid broker
@@ -454,12 +546,13 @@ cmd_status() {
   else
     printf '%-14s %-8s\n' postgres down
   fi
-  for name in broker ferretdb smtp "${SERVICES[@]}"; do
+  for name in broker ferretdb smtp jaeger "${SERVICES[@]}"; do
     if running "$name"; then state=up; else state=down; fi
     case $name in
       broker) printf '%-14s %-8s %s\n' kafka "$state" "$(brokers)" ;;
       ferretdb) printf '%-14s %-8s %s\n' ferretdb "$state" "$(mongodb_uri)" ;;
-      smtp) printf '%-14s %-8s %s\n' smtp "$state" "$(smtp_url)" ;;
+      smtp) printf '%-14s %-8s %s\n' mailpit "$state" "$(smtp_url) $(mailpit_url)" ;;
+      jaeger) printf '%-14s %-8s %s\n' jaeger "$state" "$(jaeger_url)" ;;
       *) printf '%-14s %-8s %s\n' "$name" "$state" "http://127.0.0.1:$(service_port "$name")" ;;
     esac
   done

@@ -8,6 +8,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod mailpit;
+
+pub use mailpit::Mailbox;
 use settings::{DatabaseSettings, KafkaSettings};
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection};

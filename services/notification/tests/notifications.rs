@@ -1,5 +1,6 @@
 //! Black-box tests of the notification service: real PostgreSQL, the real
-//! broker, a real SMTP server (smtp-catcher) and a stand-in for booking's
+//! broker, a real SMTP server (the stack's Mailpit, read back through its
+//! API, each test on its own mail domain) and a stand-in for booking's
 //! internal attendee endpoint.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,11 +19,10 @@ use kafka_bus::Producer;
 use notification::startup::MIGRATOR;
 use notification::{Application, Settings};
 use serde_json::Value;
-use smtp_catcher::Catcher;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use test_support::{wait_for, TestTokens};
+use test_support::{wait_for, Mailbox, TestTokens};
 use tokio_util::sync::CancellationToken;
 
 type Attendees = Arc<Mutex<HashMap<EventId, Vec<UserId>>>>;
@@ -34,7 +34,7 @@ struct TestApp {
     http: reqwest::Client,
     tokens: TestTokens,
     producer: Producer,
-    catcher: Catcher,
+    mail: Mailbox,
     attendees: Attendees,
     broken: Broken,
     pool: sqlx::PgPool,
@@ -114,20 +114,13 @@ async fn spawn_app(max_attempts: u32) -> TestApp {
     let database = test_support::fresh_database("notification", &MIGRATOR).await;
     let kafka = test_support::isolated_kafka().await;
     let tokens = TestTokens::start().await;
-    let catcher = Catcher::start(
-        "127.0.0.1:0",
-        smtp_catcher::Config {
-            dir: None,
-            reject: vec!["fail".into()],
-        },
-    )
-    .await
-    .unwrap();
+    // Refuses recipients containing "fail" (550), like the stack's.
+    let mail = Mailbox::connect().await;
     let attendees: Attendees = Arc::default();
     let broken: Broken = Arc::default();
     let mut settings =
         Settings::for_tests(database.clone(), kafka.clone(), tokens.verify_settings());
-    settings.smtp_url = catcher.url();
+    settings.smtp_url = mail.smtp_url();
     settings.booking_url = fake_booking(attendees.clone(), broken.clone()).await;
     settings.delivery.max_attempts = max_attempts;
     let shutdown = CancellationToken::new();
@@ -143,7 +136,7 @@ async fn spawn_app(max_attempts: u32) -> TestApp {
         http: reqwest::Client::new(),
         tokens,
         producer,
-        catcher,
+        mail,
         attendees,
         broken,
         pool,
@@ -254,7 +247,8 @@ fn confirmed(event: EventId, user: UserId, reference: &str) -> BookingOutcome {
 async fn a_booking_confirmation_is_mailed_once_and_shown_in_app() {
     let app = spawn_app(5).await;
     let (user, event) = (UserId::new(), EventId::new());
-    app.register(user, "ada@example.com", "Ada").await;
+    let ada = app.mail.address("ada");
+    app.register(user, &ada, "Ada").await;
     app.publish_event(event, "Rust Conf").await;
     app.wait_for_users(1).await;
 
@@ -262,13 +256,13 @@ async fn a_booking_confirmation_is_mailed_once_and_shown_in_app() {
     app.publish(topics::BOOKING_EVENTS, event, &confirmation)
         .await;
     let mail = wait_for("the confirmation mail", Duration::from_secs(20), || async {
-        app.catcher.mails_to("ada@example.com").into_iter().next()
+        app.mail.mails_to(&ada).await.into_iter().next()
     })
     .await;
-    let subject = mail.header("subject").unwrap();
+    let subject = &mail.subject;
     assert!(subject.contains("EVT-7K2M9Q"), "{subject}");
     assert!(subject.contains("Rust Conf"), "{subject}");
-    let body = mail.decoded();
+    let body = mail.body();
     assert!(body.contains("Hello Ada"), "{body}");
     assert!(body.contains("A-1, A-2"), "{body}");
     assert!(body.contains("Total paid: USD 50.00"), "{body}");
@@ -276,7 +270,7 @@ async fn a_booking_confirmation_is_mailed_once_and_shown_in_app() {
         body.contains("<strong>EVT-7K2M9Q</strong>"),
         "the HTML part: {body}"
     );
-    assert!(mail.data.contains("text/html"));
+    assert!(!mail.html.is_empty(), "an HTML part");
 
     // The same message again (a redelivery), then a later one on the same
     // partition: once the later one is mailed, the duplicate has been seen.
@@ -293,12 +287,12 @@ async fn a_booking_confirmation_is_mailed_once_and_shown_in_app() {
     });
     app.publish(topics::BOOKING_EVENTS, event, &cancelled).await;
     wait_for("the cancellation mail", Duration::from_secs(20), || async {
-        (app.catcher.mails_to("ada@example.com").len() >= 2).then_some(())
+        (app.mail.mails_to(&ada).await.len() >= 2).then_some(())
     })
     .await;
-    let mails = app.catcher.mails_to("ada@example.com");
+    let mails = app.mail.mails_to(&ada).await;
     assert_eq!(mails.len(), 2, "the redelivered confirmation mailed again");
-    assert!(mails[1].decoded().contains("Refund: USD 50.00"));
+    assert!(mails[1].body().contains("Refund: USD 50.00"));
 
     // In-app: newest first, unread, then read.
     let token = app.tokens.token(user, Role::Customer);
@@ -345,9 +339,9 @@ async fn an_event_update_reaches_1000_attendees_once_each_and_bad_addresses_dead
     let users: Vec<(UserId, String)> = (0..ATTENDEES)
         .map(|i| {
             let email = if i % (ATTENDEES / FAILING) == 7 {
-                format!("will-fail-{i}@example.com")
+                app.mail.address(&format!("will-fail-{i}"))
             } else {
-                format!("fan-{i}@example.com")
+                app.mail.address(&format!("fan-{i}"))
             };
             (UserId::new(), email)
         })
@@ -380,7 +374,7 @@ async fn an_event_update_reaches_1000_attendees_once_each_and_bad_addresses_dead
         // Generous: the machine is shared with other builds and tests.
         Duration::from_secs(240),
         || async {
-            let sent = app.catcher.mails().len();
+            let sent = app.mail.summaries().await.len();
             let (_, dead) = app
                 .get("/api/v1/admin/notifications/dead?per_page=100", &admin)
                 .await;
@@ -396,8 +390,8 @@ async fn an_event_update_reaches_1000_attendees_once_each_and_bad_addresses_dead
     app.publish(topics::EVENT_LIFECYCLE, event, &update).await;
     // Something later on the same partition proves the duplicate was consumed.
     let marker_user = UserId::new();
-    app.register(marker_user, "marker@example.com", "Marker")
-        .await;
+    let marker = app.mail.address("marker");
+    app.register(marker_user, &marker, "Marker").await;
     app.wait_for_users(ATTENDEES as i64 + 1).await;
     app.publish(
         topics::BOOKING_EVENTS,
@@ -429,16 +423,13 @@ async fn an_event_update_reaches_1000_attendees_once_each_and_bad_addresses_dead
     )
     .await;
     wait_for("the marker mail", Duration::from_secs(30), || async {
-        app.catcher
-            .mails_to("marker@example.com")
-            .into_iter()
-            .next()
+        app.mail.mails_to(&marker).await.into_iter().next()
     })
     .await;
 
-    let mails = app.catcher.mails();
+    let mails = app.mail.summaries().await;
     for (_, email) in &users {
-        let got = mails.iter().filter(|m| m.to.contains(email)).count();
+        let got = mails.iter().filter(|m| m.is_to(email)).count();
         if email.contains("fail") {
             assert_eq!(got, 0, "{email}");
         } else {
@@ -450,19 +441,14 @@ async fn an_event_update_reaches_1000_attendees_once_each_and_bad_addresses_dead
         ATTENDEES - FAILING + 1,
         "exactly one mail per good attendee, plus the marker"
     );
-    let subject = mails[0].header("subject").unwrap();
-    assert_eq!(subject, "Big Show has changed");
-    // Each failing address was tried exactly ATTEMPTS times.
-    assert_eq!(
-        app.catcher.rejected(),
-        (FAILING as u64) * u64::from(ATTEMPTS)
-    );
+    assert_eq!(mails[0].subject, "Big Show has changed");
 
     let (status, dead) = app
         .get("/api/v1/admin/notifications/dead?per_page=100", &admin)
         .await;
     assert_eq!(status, 200);
     assert_eq!(dead["total"], FAILING);
+    // Each failing address was tried exactly ATTEMPTS times, each refused.
     for item in dead["items"].as_array().unwrap() {
         assert_eq!(item["attempts"], ATTEMPTS);
         assert_eq!(item["status"], "dead");
@@ -506,7 +492,8 @@ async fn an_event_update_reaches_1000_attendees_once_each_and_bad_addresses_dead
 async fn a_dead_notification_is_replayed_by_an_admin_once_the_address_works() {
     let app = spawn_app(2).await;
     let (user, event) = (UserId::new(), EventId::new());
-    app.register(user, "soon-fail@example.com", "Bo").await;
+    app.register(user, &app.mail.address("soon-fail"), "Bo")
+        .await;
     app.wait_for_users(1).await;
     app.publish(
         topics::BOOKING_EVENTS,
@@ -524,8 +511,8 @@ async fn a_dead_notification_is_replayed_by_an_admin_once_the_address_works() {
         },
     )
     .await;
-    assert_eq!(dead["attempts"], 2);
-    assert_eq!(app.catcher.rejected(), 2);
+    assert_eq!(dead["attempts"], 2, "two refused attempts");
+    assert!(dead["last_error"].as_str().unwrap().contains("550"));
     let id = dead["id"].as_str().unwrap().to_string();
 
     let customer = app.tokens.token(user, Role::Customer);
@@ -537,22 +524,38 @@ async fn a_dead_notification_is_replayed_by_an_admin_once_the_address_works() {
         .await;
     assert_eq!(status, 403);
 
-    // The mailbox is fixed; the replay goes through.
-    app.catcher.set_reject(vec![]);
+    // The user fixes the address; the replay goes through to the new one.
+    let fixed = app.mail.address("fixed");
+    app.register(user, &fixed, "Bo").await;
+    wait_for(
+        "the new address stored",
+        Duration::from_secs(30),
+        || async {
+            let email: Option<String> =
+                sqlx::query_scalar("SELECT email FROM users WHERE user_id = $1")
+                    .bind(user.as_uuid())
+                    .fetch_optional(&app.pool)
+                    .await
+                    .unwrap();
+            (email.as_deref() == Some(fixed.as_str())).then_some(())
+        },
+    )
+    .await;
     let (status, body) = app
         .post(&format!("/api/v1/admin/notifications/{id}/replay"), &admin)
         .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "pending");
     wait_for("the replayed mail", Duration::from_secs(20), || async {
-        app.catcher
-            .mails_to("soon-fail@example.com")
-            .into_iter()
-            .next()
+        app.mail.mails_to(&fixed).await.into_iter().next()
     })
     .await;
-    let (_, page) = app.get("/api/v1/notifications/me", &customer).await;
-    assert_eq!(page["items"][0]["email_status"], "sent");
+    // The mail is in the catcher before the sender records it as sent.
+    wait_for("the replay recorded as sent", Duration::from_secs(20), || async {
+        let (_, page) = app.get("/api/v1/notifications/me", &customer).await;
+        (page["items"][0]["email_status"] == "sent").then_some(())
+    })
+    .await;
     let (_, dead) = app.get("/api/v1/admin/notifications/dead", &admin).await;
     assert_eq!(dead["total"], 0);
 
@@ -574,15 +577,16 @@ async fn a_dead_notification_is_replayed_by_an_admin_once_the_address_works() {
         )
         .await;
     assert_eq!(status, 404);
-    assert_eq!(app.catcher.mails_to("soon-fail@example.com").len(), 1);
+    assert_eq!(app.mail.mails_to(&fixed).await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_fan_out_booking_cannot_serve_yet_is_retried_without_holding_up_other_mail() {
     let app = spawn_app(5).await;
     let (fan, buyer, event) = (UserId::new(), UserId::new(), EventId::new());
-    app.register(fan, "fan@example.com", "Fan").await;
-    app.register(buyer, "buyer@example.com", "Buyer").await;
+    let (fan_email, buyer_email) = (app.mail.address("fan"), app.mail.address("buyer"));
+    app.register(fan, &fan_email, "Fan").await;
+    app.register(buyer, &buyer_email, "Buyer").await;
     app.wait_for_users(2).await;
     app.attendees.lock().unwrap().insert(event, vec![fan]);
     app.broken.lock().unwrap().push(event);
@@ -606,22 +610,19 @@ async fn a_fan_out_booking_cannot_serve_yet_is_retried_without_holding_up_other_
     wait_for(
         "the unrelated confirmation",
         Duration::from_secs(30),
-        || async { app.catcher.mails_to("buyer@example.com").into_iter().next() },
+        || async { app.mail.mails_to(&buyer_email).await.into_iter().next() },
     )
     .await;
-    assert!(app.catcher.mails_to("fan@example.com").is_empty());
+    assert!(app.mail.mails_to(&fan_email).await.is_empty());
 
     // Booking recovers: the fan-out happens, once.
     app.broken.lock().unwrap().clear();
     let mail = wait_for(
         "the cancellation notice",
         Duration::from_secs(60),
-        || async { app.catcher.mails_to("fan@example.com").into_iter().next() },
+        || async { app.mail.mails_to(&fan_email).await.into_iter().next() },
     )
     .await;
-    assert_eq!(
-        mail.header("subject").as_deref(),
-        Some("Rained Out is cancelled")
-    );
-    assert!(mail.decoded().contains("The organizer said: storm"));
+    assert_eq!(mail.subject, "Rained Out is cancelled");
+    assert!(mail.body().contains("The organizer said: storm"));
 }

@@ -1,7 +1,7 @@
 //! End to end through the gateway: the real booking, waitlist and
 //! notification services and the real gateway in one process, each service
-//! with its own database, all on one broker prefix, mail to a real SMTP
-//! server. Users and the event come in as the auth and event services
+//! with its own database, all on one broker prefix, mail to the stack's
+//! Mailpit (read back through its API, on this test's own mail domain). Users and the event come in as the auth and event services
 //! publish them (`UserRegistered`, `EventPublished`), tokens from a test
 //! issuer with a real JWKS.
 //!
@@ -21,9 +21,8 @@ use common_types::messages::user::UserEvent;
 use common_types::{topics, Currency, Envelope, EventId, Role, SeatId, SectionId, UserId};
 use kafka_bus::Producer;
 use serde_json::{json, Value};
-use smtp_catcher::Catcher;
 use std::time::Duration;
-use test_support::{wait_for, TestTokens};
+use test_support::{wait_for, Mailbox, TestTokens};
 use tokio_util::sync::CancellationToken;
 
 struct Client {
@@ -82,9 +81,7 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
     let tokens = TestTokens::start().await;
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
-    let catcher = Catcher::start("127.0.0.1:0", smtp_catcher::Config::default())
-        .await
-        .unwrap();
+    let mailbox = Mailbox::connect().await;
 
     // booking
     let mut settings = booking::configuration::Settings::for_tests(
@@ -121,7 +118,7 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
         tokens.verify_settings(),
     );
     settings.booking_url = booking_url.clone();
-    settings.smtp_url = catcher.url();
+    settings.smtp_url = mailbox.smtp_url();
     let app = notification::Application::build(settings, shutdown.clone())
         .await
         .unwrap();
@@ -155,7 +152,7 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
         let id = UserId::new();
         User {
             id,
-            email: format!("{name}-{}@example.com", &id.to_string()[..8]),
+            email: mailbox.address(name),
             token: tokens.token(id, Role::Customer),
         }
     };
@@ -292,13 +289,14 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
         "the freed seat never went on public sale"
     );
     let mail = wait_for("B's offer email", Duration::from_secs(60), || async {
-        catcher.mails_to(&b.email).into_iter().find(|m| {
-            m.header("subject")
-                .is_some_and(|s| s.starts_with("Seats for Waitlist Night"))
-        })
+        mailbox
+            .mails_to(&b.email)
+            .await
+            .into_iter()
+            .find(|m| m.subject.starts_with("Seats for Waitlist Night"))
     })
     .await;
-    let text = mail.decoded();
+    let text = mail.body();
     assert!(text.contains("Hello Bob"), "{text}");
     assert!(text.contains("A-1"), "{text}");
     assert!(
@@ -340,9 +338,9 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
         "B's booking confirmation email",
         Duration::from_secs(60),
         || async {
-            catcher.mails_to(&b.email).into_iter().find(|m| {
-                m.header("subject")
-                    .is_some_and(|s| s.contains(booking["reference"].as_str().unwrap_or("?")))
+            mailbox.mails_to(&b.email).await.into_iter().find(|m| {
+                m.subject
+                    .contains(booking["reference"].as_str().unwrap_or("?"))
             })
         },
     )
@@ -379,12 +377,11 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
     })
     .await;
     assert_eq!(
-        catcher
+        mailbox
             .mails_to(&c.email)
+            .await
             .iter()
-            .filter(|m| m
-                .header("subject")
-                .is_some_and(|s| s.starts_with("Seats for")))
+            .filter(|m| m.subject.starts_with("Seats for"))
             .count(),
         1
     );
@@ -393,10 +390,11 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
         "A's cancellation emails",
         Duration::from_secs(60),
         || async {
-            let n = catcher
+            let n = mailbox
                 .mails_to(&a.email)
+                .await
                 .iter()
-                .filter(|m| m.decoded().contains("Refund: USD 50.00"))
+                .filter(|m| m.body().contains("Refund: USD 50.00"))
                 .count();
             (n == 2).then_some(())
         },
