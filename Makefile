@@ -7,7 +7,7 @@ TOPIC ?= booking.create
 
 .PHONY: up down status logs infra test tail console-consumer bench fmt lint check-deploy check-stack
 
-## Build release binaries and start PostgreSQL, Apache Kafka, FerretDB, the SMTP catcher and all six services (with demo data).
+## Build release binaries and start PostgreSQL, Apache Kafka, FerretDB, Mailpit, Jaeger and all six services (with demo data).
 up:
 	@$(STACK) up
 
@@ -23,7 +23,7 @@ status:
 logs:
 	@tail -n 20 -F .evently/logs/*.log
 
-## Only the infrastructure tests need: PostgreSQL, Apache Kafka, FerretDB (MongoDB), the SMTP catcher.
+## Only the infrastructure tests need: PostgreSQL, Apache Kafka, FerretDB (MongoDB), Mailpit (mail), Jaeger (traces).
 infra:
 	@$(STACK) infra
 
@@ -33,8 +33,11 @@ test: infra
 	@source .evently/env && cargo test --workspace --no-fail-fast; status=$$?; $(STACK) drop-test-topics; exit $$status
 
 ## Print every message of a topic as it arrives: make tail TOPIC=booking.events
+## (the release binary `make up` built; a debug build only when there is none)
 tail:
-	@cargo run --quiet -p kafka-bus --bin evently-tail -- $(TOPIC) $(if $(FROM_BEGINNING),--from-beginning,)
+	@args="$(TOPIC) $(if $(FROM_BEGINNING),--from-beginning,)"; \
+	if [ -x target/release/evently-tail ]; then exec target/release/evently-tail $$args; \
+	else exec cargo run --quiet -p kafka-bus --bin evently-tail -- $$args; fi
 
 ## The same topic through Kafka's own console consumer (from the fetched jars): make console-consumer TOPIC=booking.create
 console-consumer:
@@ -58,8 +61,9 @@ check-deploy:
 	@tests-deploy/check-mermaid.sh
 	@python3 tests-deploy/check-db-doc.py
 
-## Against `make up`: the Postman collection in newman, tailing a sale with kcat and Kafka's console consumer, and the monitor page in headless Chromium.
+## Against `make up`: the Postman collection in newman, tailing a sale with kcat and Kafka's console consumer, the monitor page and Mailpit in headless Chromium, a booking's mail in Mailpit and its trace in Jaeger.
 check-stack:
 	@REQUIRE_STACK=1 tests-deploy/check-postman.sh
 	@tests-deploy/check-tail.sh
 	@tests-browser/run.sh
+	@tests-deploy/check-observability.sh
