@@ -551,10 +551,14 @@ async fn a_dead_notification_is_replayed_by_an_admin_once_the_address_works() {
     })
     .await;
     // The mail is in the catcher before the sender records it as sent.
-    wait_for("the replay recorded as sent", Duration::from_secs(20), || async {
-        let (_, page) = app.get("/api/v1/notifications/me", &customer).await;
-        (page["items"][0]["email_status"] == "sent").then_some(())
-    })
+    wait_for(
+        "the replay recorded as sent",
+        Duration::from_secs(20),
+        || async {
+            let (_, page) = app.get("/api/v1/notifications/me", &customer).await;
+            (page["items"][0]["email_status"] == "sent").then_some(())
+        },
+    )
     .await;
     let (_, dead) = app.get("/api/v1/admin/notifications/dead", &admin).await;
     assert_eq!(dead["total"], 0);
