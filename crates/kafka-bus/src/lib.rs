@@ -281,10 +281,11 @@ impl telemetry::HeaderInjector for HeaderCarrier {
     }
 }
 
-/// Read-only view of a consumed message's headers for trace extraction.
-pub struct ConsumedHeaders<'a>(pub Option<&'a rdkafka::message::BorrowedHeaders>);
+/// Read-only view of a consumed message's headers for trace extraction
+/// (borrowed from the consumer, or owned after `detach()`).
+pub struct ConsumedHeaders<'a, H: Headers = rdkafka::message::BorrowedHeaders>(pub Option<&'a H>);
 
-impl telemetry::HeaderExtractor for ConsumedHeaders<'_> {
+impl<H: Headers> telemetry::HeaderExtractor for ConsumedHeaders<'_, H> {
     fn get(&self, key: &str) -> Option<&str> {
         let headers = self.0?;
         headers
@@ -301,7 +302,7 @@ impl telemetry::HeaderExtractor for ConsumedHeaders<'_> {
 }
 
 /// A header's value as text.
-pub fn header<'a>(message: &'a BorrowedMessage<'_>, key: &str) -> Option<&'a str> {
+pub fn header<'a, M: Message>(message: &'a M, key: &str) -> Option<&'a str> {
     message
         .headers()?
         .iter()
@@ -311,7 +312,7 @@ pub fn header<'a>(message: &'a BorrowedMessage<'_>, key: &str) -> Option<&'a str
 }
 
 /// One span per consumed message, a child of the producer's trace.
-pub fn message_span(message: &BorrowedMessage<'_>) -> tracing::Span {
+pub fn message_span<M: Message>(message: &M) -> tracing::Span {
     let span = tracing::info_span!(
         "kafka.consume",
         topic = message.topic(),
@@ -324,6 +325,26 @@ pub fn message_span(message: &BorrowedMessage<'_>) -> tracing::Span {
         request_id = header(message, REQUEST_ID_HEADER).unwrap_or(""),
     );
     telemetry::set_parent_from(&span, &ConsumedHeaders(message.headers()));
+    span
+}
+
+/// One span for a batch of consumed messages (a consumer that decides many
+/// commands at once): a child of the first message's trace, linked to every
+/// other message's, so a producer's trace leads to the batch that served it.
+/// Whatever the batch publishes inside this span carries its `traceparent`.
+pub fn batch_span<M: Message>(messages: &[M]) -> tracing::Span {
+    let span = tracing::info_span!(
+        "kafka.consume_batch",
+        topic = messages.first().map(|m| m.topic()).unwrap_or(""),
+        size = messages.len(),
+    );
+    let mut messages = messages.iter();
+    if let Some(first) = messages.next() {
+        telemetry::set_parent_from(&span, &ConsumedHeaders(first.headers()));
+    }
+    for message in messages {
+        telemetry::add_link_from(&span, &ConsumedHeaders(message.headers()));
+    }
     span
 }
 

@@ -125,6 +125,18 @@ pub fn set_parent_from(span: &tracing::Span, carrier: &dyn Extractor) {
     span.set_parent(extract(carrier));
 }
 
+/// Link `span` to the remote context carried in `carrier` (one span serving
+/// many traces, e.g. a consumer's batch: its parent is one message's trace,
+/// the others are links). Nothing happens when the carrier has no context.
+pub fn add_link_from(span: &tracing::Span, carrier: &dyn Extractor) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let context = extract(carrier);
+    let remote = context.span().span_context().clone();
+    if remote.is_valid() {
+        span.add_link(remote);
+    }
+}
+
 /// The current span's `traceparent` value, e.g. to log or return it.
 pub fn current_traceparent() -> Option<String> {
     let mut map = std::collections::HashMap::new();
