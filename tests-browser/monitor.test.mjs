@@ -3,6 +3,7 @@
 // books through the API, and the page shows it without a reload.
 //
 //   GATEWAY_URL    the gateway (default http://127.0.0.1:8080)
+//   MAILPIT_URL    Mailpit's web UI (default http://127.0.0.1:8025)
 //   CHROMIUM_PATH  the browser (default /usr/bin/chromium, Debian's package)
 //   ADMIN_EMAIL / ADMIN_PASSWORD  the bootstrapped admin, for the dashboard
 //                  (defaults: the local stack's demo admin)
@@ -16,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import { chromium } from "playwright-core";
 
 const GATEWAY = (process.env.GATEWAY_URL || "http://127.0.0.1:8080").replace(/\/$/, "");
+const MAILPIT = (process.env.MAILPIT_URL || "http://127.0.0.1:8025").replace(/\/$/, "");
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const ADMIN_EMAIL = process.env.ADMIN_EMAIL || "admin@evently.local";
 const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD || "evently-admin-2026";
@@ -64,8 +66,7 @@ function expectStatus(what, result, ...wanted) {
   return result.body;
 }
 
-async function user(role) {
-  const email = `monitor-${role}-${randomUUID().slice(0, 8)}@example.com`;
+async function user(role, email = `monitor-${role}-${randomUUID().slice(0, 8)}@example.com`) {
   expectStatus(`register ${role}`, await api("POST", "/api/v1/auth/register",
     { email, password: PASSWORD, name: `Monitor ${role}`, role }), 201);
   const login = expectStatus(`login ${role}`, await api("POST", "/api/v1/auth/login", { email, password: PASSWORD }), 200);
@@ -198,6 +199,35 @@ test("the topic dashboard is for admins and shows the booking traffic", async (t
     await page.selectOption("#topic", "booking.events");
     await page.waitForSelector("#recent tbody tr td b", { timeout: 10000 });
     await page.screenshot({ path: new URL("queues.png", ARTIFACTS).pathname, fullPage: true });
+  } finally {
+    await page.close();
+  }
+});
+
+test("a booking's confirmation mail shows in Mailpit's web UI", async () => {
+  const event = await publishedEvent();
+  const email = `mail-ui-${randomUUID().slice(0, 8)}@example.com`;
+  const customer = await user("customer", email);
+  const hold = expectStatus("hold", await api("POST", "/api/v1/seats/hold",
+    { event_id: event.id, seat_ids: [event.reserved.seats[0].id] }, customer), 201);
+  const booking = expectStatus("confirm", await api("POST", "/api/v1/bookings/confirm",
+    { hold_id: hold.hold_id, payment: { method: "card", card_number: "4242424242424242" } }, customer), 201);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  try {
+    // The inbox, searched for this customer: the mail arrives within seconds.
+    await eventually("the mail in Mailpit's list", 30000, async () => {
+      await page.goto(`${MAILPIT}/search?q=${encodeURIComponent(`to:"${email}"`)}`);
+      return page.waitForSelector(`text=${booking.reference}`, { timeout: 3000 }).catch(() => null);
+    });
+    await page.click(`text=${booking.reference}`);
+    // The message view: its subject, and the HTML body (in an iframe) greets the customer.
+    await page.waitForURL(/\/view\//, { timeout: 10000 });
+    const frame = await (await page.waitForSelector("iframe", { timeout: 10000 })).contentFrame();
+    await frame.waitForSelector(`text=${booking.reference}`, { timeout: 10000 });
+    await page.screenshot({ path: new URL("mailpit.png", ARTIFACTS).pathname });
+    assert.deepEqual(errors, [], "no script errors on Mailpit's page");
   } finally {
     await page.close();
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium checks of the realtime monitor and the topic dashboard.
+# Headless Chromium checks of the realtime monitor, the topic dashboard and Mailpit.
 # Needs the full stack running (`make up`); GATEWAY_URL points at its gateway.
 #
 #   tests-browser/run.sh                      # against http://127.0.0.1:8080
@@ -23,6 +23,6 @@ command -v node >/dev/null || { echo "run.sh: node is missing (apt-get install -
 # playwright-core never downloads a browser; it drives the one above.
 npm ci --no-audit --no-fund --loglevel=error
 
-export CHROMIUM_PATH GATEWAY_URL=${GATEWAY_URL:-http://127.0.0.1:8080}
+export CHROMIUM_PATH GATEWAY_URL=${GATEWAY_URL:-http://127.0.0.1:8080} MAILPIT_URL=${MAILPIT_URL:-http://127.0.0.1:8025}
 echo "run.sh: testing the pages of $GATEWAY_URL with $("$CHROMIUM_PATH" --version 2>/dev/null || echo chromium)" >&2
 exec node --test --test-reporter=spec --test-concurrency=1 monitor.test.mjs
