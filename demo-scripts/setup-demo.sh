@@ -188,8 +188,13 @@ if [ "$HTTP_STATUS" = 200 ] && [ "$(printf '%s' "$BODY" | jq '.items | length')"
   fi
 fi
 
-mail_hint="local mail folder $EVENTLY_STATE/mail"
-curl -fsS -m 2 http://127.0.0.1:8025/ >/dev/null 2>&1 && mail_hint="Mailpit http://localhost:8025"
+MAILPIT_URL=${MAILPIT_URL:-http://127.0.0.1:8025}
+JAEGER_URL=${JAEGER_URL:-http://127.0.0.1:16686}
+mail_hint="$MAILPIT_URL   (Mailpit: every mail sent; not answering right now)"
+curl -fsS -m 2 "$MAILPIT_URL/api/v1/info" >/dev/null 2>&1 && mail_hint="$MAILPIT_URL   (Mailpit: every mail sent, e.g. Alice's confirmation)"
+trace_hint="$JAEGER_URL/api/traces?service=gateway&limit=20   (Jaeger; not answering right now)"
+curl -fsS -m 2 "$JAEGER_URL/api/services" >/dev/null 2>&1 \
+  && trace_hint="$JAEGER_URL/api/traces?service=booking&operation=kafka.produce&limit=20   (Jaeger's API: a hold end to end)"
 
 cat <<EOF
 
@@ -214,6 +219,7 @@ ${B}Evently demo is ready${N}
     Live monitor $GATEWAY/monitor?event=$HEADLINER
     Topics       $GATEWAY/admin/queues   (admin)
     Mail         $mail_hint
+    Traces       $trace_hint
 
   Next
     demo-scripts/flash-sale.sh            10,000 fans, 5,000 seats
