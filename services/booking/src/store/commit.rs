@@ -158,14 +158,9 @@ async fn end_holds(tx: &mut PgConnection, holds: &[EndedHold]) -> Result<(), sql
          FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(hold_id, status, at)
          WHERE h.hold_id = v.hold_id",
     )
-    .bind(holds.iter().map(|h| h.hold_id.0).collect::<Vec<_>>())
-    .bind(
-        holds
-            .iter()
-            .map(|h| h.end.status().as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(holds.iter().map(|h| h.at).collect::<Vec<_>>())
+    .bind(column(holds, |h| h.hold_id.0))
+    .bind(column(holds, |h| h.end.status().as_str()))
+    .bind(column(holds, |h| h.at))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -180,14 +175,9 @@ async fn update_claims(tx: &mut PgConnection, updates: &[ClaimUpdate]) -> Result
          FROM unnest($1::uuid[], $2::bool[], $3::uuid[]) AS v(hold_id, live, booking_id)
          WHERE c.hold_id = v.hold_id",
     )
-    .bind(updates.iter().map(|u| u.hold_id.0).collect::<Vec<_>>())
-    .bind(updates.iter().map(|u| u.live).collect::<Vec<_>>())
-    .bind(
-        updates
-            .iter()
-            .map(|u| u.booking_id.map(|b| b.0))
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(updates, |u| u.hold_id.0))
+    .bind(column(updates, |u| u.live))
+    .bind(column(updates, |u| u.booking_id.map(|b| b.0)))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -210,24 +200,9 @@ async fn cancel_bookings(
          WHERE b.booking_id = v.booking_id",
     )
     .bind(&ids)
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.cancellation.refund.amount)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.cancellation.by.map(|u| u.0))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.cancellation.at)
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(bookings, |b| b.cancellation.refund.amount))
+    .bind(column(bookings, |b| b.cancellation.by.map(|u| u.0)))
+    .bind(column(bookings, |b| b.cancellation.at))
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE seat_claims SET live = FALSE WHERE booking_id = ANY($1)")
@@ -255,49 +230,19 @@ async fn insert_holds(tx: &mut PgConnection, holds: &[NewHold]) -> Result<(), sq
            AS v(hold_id, event_id, user_id, section_id, seats, quantity, total, currency,
                 expires_at, status, entry, created_at, ended_at)",
     )
-    .bind(holds.iter().map(|h| h.hold.id.0).collect::<Vec<_>>())
-    .bind(holds.iter().map(|h| h.event_id.0).collect::<Vec<_>>())
-    .bind(holds.iter().map(|h| h.hold.user_id.0).collect::<Vec<_>>())
-    .bind(
-        holds
-            .iter()
-            .map(|h| h.hold.section_id.map(|s| s.0))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        holds
-            .iter()
-            .map(|h| join(&h.hold.seats))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        holds
-            .iter()
-            .map(|h| clamp(h.hold.quantity))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        holds
-            .iter()
-            .map(|h| h.hold.total.amount)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        holds
-            .iter()
-            .map(|h| h.hold.total.currency.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(holds.iter().map(|h| h.hold.expires_at).collect::<Vec<_>>())
-    .bind(holds.iter().map(|h| h.status.as_str()).collect::<Vec<_>>())
-    .bind(
-        holds
-            .iter()
-            .map(|h| h.hold.waitlist_entry_id.map(Uuid::from))
-            .collect::<Vec<_>>(),
-    )
-    .bind(holds.iter().map(|h| h.created_at).collect::<Vec<_>>())
-    .bind(holds.iter().map(|h| h.ended_at).collect::<Vec<_>>())
+    .bind(column(holds, |h| h.hold.id.0))
+    .bind(column(holds, |h| h.event_id.0))
+    .bind(column(holds, |h| h.hold.user_id.0))
+    .bind(column(holds, |h| h.hold.section_id.map(|s| s.0)))
+    .bind(column(holds, |h| join(&h.hold.seats)))
+    .bind(column(holds, |h| clamp(h.hold.quantity)))
+    .bind(column(holds, |h| h.hold.total.amount))
+    .bind(column(holds, |h| h.hold.total.currency.to_string()))
+    .bind(column(holds, |h| h.hold.expires_at))
+    .bind(column(holds, |h| h.status.as_str()))
+    .bind(column(holds, |h| h.hold.waitlist_entry_id.map(Uuid::from)))
+    .bind(column(holds, |h| h.created_at))
+    .bind(column(holds, |h| h.ended_at))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -329,87 +274,26 @@ async fn insert_bookings(
                 quantity, total, currency, payment_id, refund, by, entry, created_at,
                 cancelled_at)",
     )
-    .bind(bookings.iter().map(|b| b.booking.id.0).collect::<Vec<_>>())
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.booking.reference.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.booking.hold_id.0)
-            .collect::<Vec<_>>(),
-    )
-    .bind(bookings.iter().map(|b| b.event_id.0).collect::<Vec<_>>())
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.booking.user_id.0)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.booking.section_id.map(|s| s.0))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| join(&b.booking.seats))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| clamp(b.booking.quantity))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.booking.total.amount)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.booking.total.currency.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.booking.payment_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| cancelled(b).map(|c| c.refund.amount))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| cancelled(b).and_then(|c| c.by).map(|u| u.0))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        bookings
-            .iter()
-            .map(|b| b.booking.waitlist_entry_id.map(Uuid::from))
-            .collect::<Vec<_>>(),
-    )
-    .bind(bookings.iter().map(|b| b.created_at).collect::<Vec<_>>())
-    .bind(
-        bookings
-            .iter()
-            .map(|b| cancelled(b).map(|c| c.at))
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(bookings, |b| b.booking.id.0))
+    .bind(column(bookings, |b| b.booking.reference.as_str()))
+    .bind(column(bookings, |b| b.booking.hold_id.0))
+    .bind(column(bookings, |b| b.event_id.0))
+    .bind(column(bookings, |b| b.booking.user_id.0))
+    .bind(column(bookings, |b| b.booking.section_id.map(|s| s.0)))
+    .bind(column(bookings, |b| join(&b.booking.seats)))
+    .bind(column(bookings, |b| clamp(b.booking.quantity)))
+    .bind(column(bookings, |b| b.booking.total.amount))
+    .bind(column(bookings, |b| b.booking.total.currency.to_string()))
+    .bind(column(bookings, |b| b.booking.payment_id.as_str()))
+    .bind(column(bookings, |b| cancelled(b).map(|c| c.refund.amount)))
+    .bind(column(bookings, |b| {
+        cancelled(b).and_then(|c| c.by).map(|u| u.0)
+    }))
+    .bind(column(bookings, |b| {
+        b.booking.waitlist_entry_id.map(Uuid::from)
+    }))
+    .bind(column(bookings, |b| b.created_at))
+    .bind(column(bookings, |b| cancelled(b).map(|c| c.at)))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -442,21 +326,11 @@ async fn insert_seat_claims(
         "INSERT INTO seat_claims (event_id, seat_id, hold_id, booking_id, live)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::bool[])",
     )
-    .bind(claims.iter().map(|c| c.event_id.0).collect::<Vec<_>>())
-    .bind(
-        claims
-            .iter()
-            .map(|c| c.seat_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(claims.iter().map(|c| c.hold_id.0).collect::<Vec<_>>())
-    .bind(
-        claims
-            .iter()
-            .map(|c| c.booking_id.map(|b| b.0))
-            .collect::<Vec<_>>(),
-    )
-    .bind(claims.iter().map(|c| c.live).collect::<Vec<_>>())
+    .bind(column(claims, |c| c.event_id.0))
+    .bind(column(claims, |c| c.seat_id.as_str()))
+    .bind(column(claims, |c| c.hold_id.0))
+    .bind(column(claims, |c| c.booking_id.map(|b| b.0)))
+    .bind(column(claims, |c| c.live))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -495,25 +369,10 @@ async fn move_counters(
               AS v(event_id, section_id, da, dp)
          WHERE s.event_id = v.event_id AND s.section_id = v.section_id",
     )
-    .bind(moves.iter().map(|(k, _)| k.event_id.0).collect::<Vec<_>>())
-    .bind(
-        moves
-            .iter()
-            .map(|(k, _)| k.section_id.0)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        moves
-            .iter()
-            .map(|(_, m)| clamp_i(m.available))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        moves
-            .iter()
-            .map(|(_, m)| clamp_i(m.parked))
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(moves, |(k, _)| k.event_id.0))
+    .bind(column(moves, |(k, _)| k.section_id.0))
+    .bind(column(moves, |(_, m)| clamp_i(m.available)))
+    .bind(column(moves, |(_, m)| clamp_i(m.parked)))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -552,20 +411,10 @@ async fn insert_results(
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::jsonb[])
          ON CONFLICT (request_id) DO NOTHING",
     )
-    .bind(results.iter().map(|r| r.request_id.0).collect::<Vec<_>>())
-    .bind(results.iter().map(|r| r.event_id.0).collect::<Vec<_>>())
-    .bind(
-        results
-            .iter()
-            .map(|r| r.user_id.map(|u| u.0))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        results
-            .iter()
-            .map(|r| r.outcome.clone())
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(results, |r| r.request_id.0))
+    .bind(column(results, |r| r.event_id.0))
+    .bind(column(results, |r| r.user_id.map(|u| u.0)))
+    .bind(column(results, |r| r.outcome.clone()))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -596,4 +445,9 @@ pub(super) fn clamp(n: u32) -> i32 {
 
 fn clamp_i(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
+/// One column of `rows`, to bind as a PostgreSQL array for `unnest`.
+pub(super) fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
 }

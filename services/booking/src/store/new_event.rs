@@ -1,6 +1,6 @@
 //! An event's first write: its row, its sections and its reserved seats.
 
-use super::commit::clamp;
+use super::commit::{clamp, column};
 use common_types::messages::lifecycle::{EventSnapshot, SectionLayout};
 use sqlx::PgConnection;
 
@@ -50,12 +50,12 @@ async fn insert_sections(tx: &mut PgConnection, event: &EventSnapshot) -> Result
          ON CONFLICT DO NOTHING",
     )
     .bind(event.event_id.0)
-    .bind(sections.iter().map(|s| s.id.0).collect::<Vec<_>>())
+    .bind(column(sections, |s| s.id.0))
     .bind((0..sections.len()).map(|i| i32::try_from(i).unwrap_or(i32::MAX)).collect::<Vec<_>>())
-    .bind(sections.iter().map(|s| s.name.as_str()).collect::<Vec<_>>())
-    .bind(sections.iter().map(|s| kind(&s.layout)).collect::<Vec<_>>())
-    .bind(sections.iter().map(|s| s.price).collect::<Vec<_>>())
-    .bind(sections.iter().map(|s| capacity(&s.layout)).collect::<Vec<_>>())
+    .bind(column(sections, |s| s.name.as_str()))
+    .bind(column(sections, |s| kind(&s.layout)))
+    .bind(column(sections, |s| s.price))
+    .bind(column(sections, |s| capacity(&s.layout)))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -80,27 +80,12 @@ async fn insert_seats(tx: &mut PgConnection, event: &EventSnapshot) -> Result<()
          ON CONFLICT DO NOTHING",
     )
     .bind(event.event_id.0)
-    .bind(seats.iter().map(|(_, s)| s.id.as_str()).collect::<Vec<_>>())
-    .bind(
-        seats
-            .iter()
-            .map(|(section, _)| section.0)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        seats
-            .iter()
-            .map(|(_, s)| s.row.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        seats
-            .iter()
-            .map(|(_, s)| clamp(s.number))
-            .collect::<Vec<_>>(),
-    )
-    .bind(seats.iter().map(|(_, s)| s.x).collect::<Vec<_>>())
-    .bind(seats.iter().map(|(_, s)| s.y).collect::<Vec<_>>())
+    .bind(column(&seats, |(_, s)| s.id.as_str()))
+    .bind(column(&seats, |(section, _)| section.0))
+    .bind(column(&seats, |(_, s)| s.row.as_str()))
+    .bind(column(&seats, |(_, s)| clamp(s.number)))
+    .bind(column(&seats, |(_, s)| s.x))
+    .bind(column(&seats, |(_, s)| s.y))
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -3,6 +3,7 @@
 //! of the partition after a crash.
 
 use super::batch::OutboxMessage;
+use super::commit::column;
 use sqlx::{FromRow, PgConnection, PgPool};
 
 #[derive(Debug, Clone)]
@@ -73,14 +74,9 @@ pub(super) async fn insert_outbox(
          RETURNING seq",
     )
     .bind(partition)
-    .bind(messages.iter().map(|m| m.key.as_str()).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.message_type).collect::<Vec<_>>())
-    .bind(
-        messages
-            .iter()
-            .map(|m| m.payload.clone())
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(&messages, |m| m.key.as_str()))
+    .bind(column(&messages, |m| m.message_type))
+    .bind(column(&messages, |m| m.payload.clone()))
     .fetch_all(&mut *tx)
     .await?;
     // RETURNING gives no order guarantee; sequence values follow the input order.
