@@ -319,6 +319,10 @@ pub struct TelemetrySettings {
     /// OTLP/HTTP endpoint (e.g. `http://jaeger:4318/v1/traces`); none exports nothing.
     #[serde(default)]
     pub otlp_endpoint: Option<String>,
+    /// The share of new traces kept (0.0 to 1.0); a span whose caller sent a
+    /// `traceparent` follows the caller's decision, so a trace is whole or absent.
+    #[serde(default = "default_sample_ratio")]
+    pub sample_ratio: f64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -334,8 +338,13 @@ impl Default for TelemetrySettings {
             log_filter: default_log_filter(),
             log_format: LogFormat::Json,
             otlp_endpoint: None,
+            sample_ratio: default_sample_ratio(),
         }
     }
+}
+
+fn default_sample_ratio() -> f64 {
+    1.0
 }
 
 fn default_log_filter() -> String {

@@ -93,7 +93,15 @@ fn tracer_provider(service: &'static str, settings: &TelemetrySettings) -> SdkTr
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service)
         .build();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    // Parent-based: the gateway (or whoever starts a trace) decides once, and
+    // every service down the line, over HTTP and Kafka, follows that decision.
+    let ratio = settings.sample_ratio.clamp(0.0, 1.0);
+    let sampler = opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+        opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(ratio),
+    ));
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(sampler);
     if let Some(endpoint) = settings.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
         use opentelemetry_otlp::WithExportConfig;
         match opentelemetry_otlp::SpanExporter::builder()
