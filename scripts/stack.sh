@@ -249,6 +249,32 @@ cmd_drop_test_topics() {
   fi
 }
 
+# ---------------------------------------------------------------- Go programs
+# FerretDB, Mailpit and Jaeger come from the Go module proxy as source and are
+# built once into .evently/bin. Each is built inside a writable copy of its own
+# module, not with `go install …@version`: FerretDB needs a release-time file
+# added, Mailpit its web UI bundled, and Jaeger's go.mod has a replace
+# directive, which `go install` refuses outside the main module.
+go_module_copy() { # name module@version dir
+  local src
+  src=$(go mod download -json "$2" 2>>"$LOGS/$1-build.log" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') \
+    || die "downloading $1 failed (see $LOGS/$1-build.log)"
+  rm -rf "$3"
+  mkdir -p "$(dirname "$3")"
+  cp -r "$src" "$3"
+  chmod -R u+w "$3"
+}
+
+go_build_in() { # name dir binary package [go build flags...]
+  local name=$1 dir=$2 bin=$3 package=$4
+  shift 4
+  mkdir -p "$(dirname "$bin")"
+  (cd "$dir" && go build "$@" -o "$bin" "$package") >>"$LOGS/$name-build.log" 2>&1 \
+    || die "building $name failed (see $LOGS/$name-build.log)"
+  rm -rf "$dir"
+}
+
 # ---------------------------------------------------------------- FerretDB
 # The event service's MongoDB server: FerretDB on the private PostgreSQL
 # cluster (its own database, `ferretdb`). PostgreSQL rather than SQLite: it is
@@ -261,21 +287,12 @@ ensure_ferretdb() {
   [ -x "$FERRETDB_BIN" ] && return
   command -v go >/dev/null || die "Go (1.24+) is needed to build FerretDB"
   log "FerretDB: building $FERRETDB_VERSION from the Go module proxy (once, ~2 minutes)"
-  # `go install …/cmd/ferretdb@v1.24.2` builds a binary that panics at start:
-  # its version comes from build/version/version.txt, which only FerretDB's
-  # own release build writes. Build a copy of the module with that file.
-  local src dir="$STATE/build/ferretdb-src"
-  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" 2>>"$LOGS/ferretdb-build.log" \
-        | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') \
-    || die "downloading FerretDB failed (see $LOGS/ferretdb-build.log)"
-  rm -rf "$dir"
-  mkdir -p "$(dirname "$dir")" "$(dirname "$FERRETDB_BIN")"
-  cp -r "$src" "$dir"
-  chmod -R u+w "$dir"
+  # Its version comes from build/version/version.txt, which only FerretDB's
+  # own release build writes; without it the binary panics at start.
+  local dir="$STATE/build/ferretdb-src"
+  go_module_copy ferretdb "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" "$dir"
   echo "$FERRETDB_VERSION" >"$dir/build/version/version.txt"
-  (cd "$dir" && go build -o "$FERRETDB_BIN" ./cmd/ferretdb) >>"$LOGS/ferretdb-build.log" 2>&1 \
-    || die "building FerretDB failed (see $LOGS/ferretdb-build.log)"
-  rm -rf "$dir"
+  go_build_in ferretdb "$dir" "$FERRETDB_BIN" ./cmd/ferretdb
 }
 
 start_ferretdb() {
@@ -318,14 +335,8 @@ ensure_mailpit() {
   [ -x "$MAILPIT_BIN" ] && return
   command -v go >/dev/null || die "Go (1.24+) is needed to build Mailpit"
   log "Mailpit: building $MAILPIT_VERSION from the Go module proxy (once, ~2 minutes)"
-  local src dir="$STATE/build/mailpit-src" blog="$LOGS/mailpit-build.log"
-  src=$(go mod download -json "github.com/axllent/mailpit@$MAILPIT_VERSION" 2>>"$blog" \
-        | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') \
-    || die "downloading Mailpit failed (see $blog)"
-  rm -rf "$dir"
-  mkdir -p "$(dirname "$dir")" "$(dirname "$MAILPIT_BIN")"
-  cp -r "$src" "$dir"
-  chmod -R u+w "$dir"
+  local dir="$STATE/build/mailpit-src" blog="$LOGS/mailpit-build.log"
+  go_module_copy mailpit "github.com/axllent/mailpit@$MAILPIT_VERSION" "$dir"
   if command -v npm >/dev/null; then
     # `npm install` with the lock (not `npm ci`): the registry here lacks some of
     # sass-embedded's optional per-platform packages, which `npm ci` insists on.
@@ -336,9 +347,7 @@ ensure_mailpit() {
   else
     log "Mailpit: no npm, so no web UI (SMTP and the API work): apt-get install npm"
   fi
-  (cd "$dir" && go build -ldflags "-s -w -X github.com/axllent/mailpit/config.Version=$MAILPIT_VERSION" \
-      -o "$MAILPIT_BIN" .) >>"$blog" 2>&1 || die "building Mailpit failed (see $blog)"
-  rm -rf "$dir"
+  go_build_in mailpit "$dir" "$MAILPIT_BIN" . -ldflags "-s -w -X github.com/axllent/mailpit/config.Version=$MAILPIT_VERSION"
 }
 
 start_smtp() {
@@ -378,10 +387,9 @@ ensure_jaeger() {
   [ -x "$JAEGER_BIN" ] && return
   command -v go >/dev/null || die "Go (1.24+) is needed to build Jaeger"
   log "Jaeger: building $JAEGER_VERSION from the Go module proxy (once, ~5 minutes on two cores)"
-  mkdir -p "$STATE/build/jaeger-bin" "$(dirname "$JAEGER_BIN")"
-  GOBIN="$STATE/build/jaeger-bin" go install -ldflags "-s -w" "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" \
-      >>"$LOGS/jaeger-build.log" 2>&1 || die "building Jaeger failed (see $LOGS/jaeger-build.log)"
-  mv "$STATE/build/jaeger-bin/jaeger" "$JAEGER_BIN"
+  local dir="$STATE/build/jaeger-src"
+  go_module_copy jaeger "github.com/jaegertracing/jaeger@$JAEGER_VERSION" "$dir"
+  go_build_in jaeger "$dir" "$JAEGER_BIN" ./cmd/jaeger -ldflags "-s -w"
 }
 
 start_jaeger() {
