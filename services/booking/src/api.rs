@@ -3,11 +3,12 @@
 //! POST under its `Idempotency-Key`.
 
 use crate::configuration::BookingSettings;
+use crate::domain::{BookingStatus, HoldStatus};
 use crate::error::{Error, Result};
 use crate::payment::PaymentProvider;
 use crate::replies::Replies;
 use crate::store::idempotency::{self, Answer, Begin};
-use crate::store::queries;
+use crate::store::queries::{self, BookingSummary, HoldView};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use common_types::messages::booking::{BookingCommand, BookingOutcome};
@@ -111,7 +112,8 @@ pub fn pending(request_id: RequestId) -> Answer {
     )
 }
 
-pub fn hold_body(outcome: &BookingOutcome) -> Value {
+/// The hold a `HoldPlaced` outcome made, in the shape `GET /holds/{id}` reads back.
+pub fn placed_hold(outcome: &BookingOutcome) -> Option<HoldView> {
     match outcome {
         BookingOutcome::HoldPlaced {
             hold_id,
@@ -125,24 +127,32 @@ pub fn hold_body(outcome: &BookingOutcome) -> Value {
             expires_at,
             waitlist_entry_id,
             ..
-        } => json!({
-            "hold_id": hold_id,
-            "event_id": event_id,
-            "user_id": user_id,
-            "seats": seats,
-            "section_id": section_id,
-            "quantity": quantity,
-            "total_price": total_price,
-            "currency": currency,
-            "expires_at": expires_at,
-            "status": "active",
-            "waitlist_entry_id": waitlist_entry_id,
+        } => Some(HoldView {
+            hold_id: *hold_id,
+            event_id: *event_id,
+            user_id: *user_id,
+            seats: seats.clone(),
+            section_id: *section_id,
+            quantity: *quantity,
+            total_price: *total_price,
+            currency: *currency,
+            expires_at: *expires_at,
+            status: HoldStatus::Active,
+            waitlist_entry_id: *waitlist_entry_id,
         }),
-        other => json!(other),
+        _ => None,
     }
 }
 
-pub fn booking_body(outcome: &BookingOutcome) -> Value {
+pub fn hold_body(outcome: &BookingOutcome) -> Value {
+    match placed_hold(outcome) {
+        Some(hold) => json!(hold),
+        None => json!(outcome),
+    }
+}
+
+/// The booking a `BookingConfirmed` outcome made.
+pub fn confirmed_booking(outcome: &BookingOutcome) -> Option<BookingSummary> {
     match outcome {
         BookingOutcome::BookingConfirmed {
             booking_id,
@@ -156,20 +166,27 @@ pub fn booking_body(outcome: &BookingOutcome) -> Value {
             total_price,
             currency,
             ..
-        } => json!({
-            "id": booking_id,
-            "reference": reference,
-            "hold_id": hold_id,
-            "event_id": event_id,
-            "user_id": user_id,
-            "seats": seats,
-            "section_id": section_id,
-            "quantity": quantity,
-            "total_price": total_price,
-            "currency": currency,
-            "status": "confirmed",
+        } => Some(BookingSummary {
+            id: *booking_id,
+            reference: reference.clone(),
+            hold_id: *hold_id,
+            event_id: *event_id,
+            user_id: *user_id,
+            seats: seats.clone(),
+            section_id: *section_id,
+            quantity: *quantity,
+            total_price: *total_price,
+            currency: *currency,
+            status: BookingStatus::Confirmed,
         }),
-        other => json!(other),
+        _ => None,
+    }
+}
+
+pub fn booking_body(outcome: &BookingOutcome) -> Value {
+    match confirmed_booking(outcome) {
+        Some(booking) => json!(booking),
+        None => json!(outcome),
     }
 }
 

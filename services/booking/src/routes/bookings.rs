@@ -2,13 +2,15 @@
 
 use crate::api::{self, AppState};
 use crate::domain::reference;
+use crate::domain::{BookingStatus, HoldStatus};
 use crate::error::{Error, Result};
 use crate::payment::{Authorization, PaymentError};
-use crate::store::queries::{self, BookingView};
+use crate::store::idempotency::Answer;
+use crate::store::queries::{self, BookingView, HoldView, NewPayment};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use common_types::messages::booking::{BookingCommand, BookingOutcome, RejectReason};
-use common_types::{BookingId, Currency, EventId, HoldId, Page, PageQuery, RequestId};
+use common_types::{BookingId, HoldId, Page, PageQuery, RequestId};
 use serde::Deserialize;
 use serde_json::Value;
 use service_http::AuthUser;
@@ -85,83 +87,119 @@ pub async fn confirm(
     let request = ConfirmRequest::try_from(raw.clone())?;
     let stored = redacted(raw);
     let state = state.get_ref();
-    api::idempotent(state, user.id, key.as_deref(), "POST /bookings/confirm", &stored, |idem| async move {
-        let hold = queries::hold(&state.pool, request.hold_id)
-            .await?
-            .ok_or_else(|| Error::NotFound("unknown-hold", "no such hold".into()))?;
-        if hold.user_id != user.id.0 {
-            return Err(Error::rejected(RejectReason::NotHoldOwner, "this hold belongs to someone else"));
-        }
-        // Nothing to pay for: refuse before charging anything.
-        if hold.status != "active" || hold.expires_at <= Utc::now() {
-            let what = if hold.status == "active" { "expired" } else { hold.status.as_str() };
-            return Err(Error::rejected(RejectReason::HoldExpired, format!("the hold is {what}; nothing was charged")));
-        }
-        let currency = Currency::parse(&hold.currency).map_err(|e| Error::Unexpected(e.into()))?;
-        let request_id = RequestId::new();
-        idem.attach(request_id).await?;
-        let payment_id = format!("pay_{}", request_id.0.simple());
-        // Outside the ordered processor: a slow provider never stalls a partition.
-        let authorization = state.payments.authorize(Authorization {
-            payment_id: payment_id.clone(),
-            amount: hold.total_price,
-            currency: hold.currency.clone(),
-            card_number: request.card_number.clone(),
-        });
-        let timeout = Duration::from_millis(state.settings.payment_timeout_ms);
-        match tokio::time::timeout(timeout, authorization).await {
-            Ok(Ok(())) => {}
-            Ok(Err(PaymentError::Declined)) => return Err(Error::PaymentDeclined),
-            Ok(Err(PaymentError::InvalidCard)) => {
-                return Err(Error::field("payment.card_number", "the provider rejected this card number"))
-            }
-            Ok(Err(e)) => return Err(Error::Unexpected(e.into())),
-            Err(_) => {
-                // It may have gone through at the provider after all: void it.
-                let payments = state.payments.clone();
-                let id = payment_id.clone();
-                tokio::spawn(async move {
-                    let _ = payments.void(&id).await;
-                });
-                return Err(Error::PaymentTimeout);
-            }
-        }
-        queries::record_authorization(
-            &state.pool,
-            &payment_id,
-            request_id,
-            request.hold_id,
-            user.id,
-            hold.total_price,
-            &hold.currency,
-        )
-        .await?;
-        let command = BookingCommand::ConfirmHold {
-            request_id,
-            event_id: EventId(hold.event_id),
-            hold_id: request.hold_id,
-            user_id: user.id,
-            payment_id: payment_id.clone(),
-            amount: hold.total_price,
-            currency,
-        };
-        match state.dispatch(request_id, command).await? {
-            Some(outcome @ BookingOutcome::BookingConfirmed { .. }) => Ok(api::answer_for(&outcome)),
-            Some(BookingOutcome::BookingRejected { reason, detail, .. }) => {
-                // Never a charge without seats: give the money back now (the
-                // refund sweeper retries if the provider is down).
-                match state.payments.void(&payment_id).await {
-                    Ok(()) => queries::settle_refund(&state.pool, &payment_id).await?,
-                    Err(e) => tracing::warn!(error = %e, %payment_id, "void failed; the sweeper retries"),
-                }
-                Err(Error::rejected(reason, format!("{detail}; your payment was voided")))
-            }
-            Some(other) => Err(api::refusal(&other)
-                .unwrap_or_else(|| Error::Unexpected(anyhow::anyhow!("unexpected outcome {other:?}")))),
-            None => Ok(api::pending(request_id)),
-        }
-    })
+    api::idempotent(
+        state,
+        user.id,
+        key.as_deref(),
+        "POST /bookings/confirm",
+        &stored,
+        |idem| async move {
+            let hold = payable_hold(state, &user, request.hold_id).await?;
+            let request_id = RequestId::new();
+            idem.attach(request_id).await?;
+            let payment = NewPayment {
+                payment_id: format!("pay_{}", request_id.0.simple()),
+                request_id,
+                hold_id: hold.hold_id,
+                user_id: user.id,
+                amount: hold.total_price,
+                currency: hold.currency,
+            };
+            authorize(state, &payment, &request.card_number).await?;
+            queries::record_authorization(&state.pool, &payment).await?;
+            let command = BookingCommand::ConfirmHold {
+                request_id,
+                event_id: hold.event_id,
+                hold_id: hold.hold_id,
+                user_id: user.id,
+                payment_id: payment.payment_id.clone(),
+                amount: payment.amount,
+                currency: payment.currency,
+            };
+            let outcome = state.dispatch(request_id, command).await?;
+            answer_confirmation(state, request_id, &payment.payment_id, outcome).await
+        },
+    )
     .await
+}
+
+/// The caller's hold, if it is still there to pay for: refuse before charging anything.
+async fn payable_hold(state: &AppState, user: &AuthUser, hold_id: HoldId) -> Result<HoldView> {
+    let hold = queries::hold(&state.pool, hold_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("unknown-hold", "no such hold".into()))?;
+    if hold.user_id != user.id {
+        return Err(Error::rejected(
+            RejectReason::NotHoldOwner,
+            "this hold belongs to someone else",
+        ));
+    }
+    let what = match hold.status {
+        HoldStatus::Active if hold.expires_at > Utc::now() => return Ok(hold),
+        HoldStatus::Active => "expired",
+        ended => ended.as_str(),
+    };
+    Err(Error::rejected(
+        RejectReason::HoldExpired,
+        format!("the hold is {what}; nothing was charged"),
+    ))
+}
+
+/// Outside the ordered processor: a slow provider never stalls a partition.
+async fn authorize(state: &AppState, payment: &NewPayment, card_number: &str) -> Result<()> {
+    let authorization = state.payments.authorize(Authorization {
+        payment_id: payment.payment_id.clone(),
+        amount: payment.amount,
+        currency: payment.currency.to_string(),
+        card_number: card_number.to_string(),
+    });
+    let timeout = Duration::from_millis(state.settings.payment_timeout_ms);
+    match tokio::time::timeout(timeout, authorization).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(PaymentError::Declined)) => Err(Error::PaymentDeclined),
+        Ok(Err(PaymentError::InvalidCard)) => Err(Error::field(
+            "payment.card_number",
+            "the provider rejected this card number",
+        )),
+        Ok(Err(e)) => Err(Error::Unexpected(e.into())),
+        Err(_) => {
+            // It may have gone through at the provider after all: void it.
+            let payments = state.payments.clone();
+            let id = payment.payment_id.clone();
+            tokio::spawn(async move {
+                let _ = payments.void(&id).await;
+            });
+            Err(Error::PaymentTimeout)
+        }
+    }
+}
+
+async fn answer_confirmation(
+    state: &AppState,
+    request_id: RequestId,
+    payment_id: &str,
+    outcome: Option<BookingOutcome>,
+) -> Result<Answer> {
+    match outcome {
+        Some(outcome @ BookingOutcome::BookingConfirmed { .. }) => Ok(api::answer_for(&outcome)),
+        Some(BookingOutcome::BookingRejected { reason, detail, .. }) => {
+            // Never a charge without seats: give the money back now (the
+            // refund sweeper retries if the provider is down).
+            match state.payments.void(payment_id).await {
+                Ok(()) => queries::settle_refund(&state.pool, payment_id).await?,
+                Err(e) => {
+                    tracing::warn!(error = %e, %payment_id, "void failed; the sweeper retries")
+                }
+            }
+            Err(Error::rejected(
+                reason,
+                format!("{detail}; your payment was voided"),
+            ))
+        }
+        Some(other) => Err(api::refusal(&other)
+            .unwrap_or_else(|| Error::Unexpected(anyhow::anyhow!("unexpected outcome {other:?}")))),
+        None => Ok(api::pending(request_id)),
+    }
 }
 
 #[tracing::instrument(skip(state, user), fields(user_id = %user.id))]
@@ -179,7 +217,7 @@ pub async fn mine(
 }
 
 fn may_see(user: &AuthUser, booking: &BookingView) -> bool {
-    user.is_admin() || booking.user_id == user.id.0 || booking.organizer_id == user.id.0
+    user.is_admin() || booking.summary.user_id == user.id || booking.organizer_id == user.id
 }
 
 async fn load_visible(state: &AppState, user: &AuthUser, raw: &str) -> Result<BookingView> {
@@ -231,23 +269,23 @@ pub async fn cancel(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let booking = load_visible(&state, &user, &path).await?;
-    if booking.status != "confirmed" {
+    if booking.summary.status != BookingStatus::Confirmed {
         return Err(Error::rejected(
             RejectReason::AlreadyCancelled,
-            format!("the booking is already {}", booking.status),
+            format!("the booking is already {}", booking.summary.status),
         ));
     }
     let request_id = RequestId::new();
     let command = BookingCommand::CancelBooking {
         request_id,
-        event_id: EventId(booking.event_id),
-        booking_id: BookingId(booking.id),
+        event_id: booking.summary.event_id,
+        booking_id: booking.summary.id,
         actor_id: user.id,
         actor_role: user.role,
     };
     match state.dispatch(request_id, command).await? {
         Some(BookingOutcome::BookingCancelled { .. }) => {
-            let view = queries::booking(&state.pool, BookingId(booking.id))
+            let view = queries::booking(&state.pool, booking.summary.id)
                 .await?
                 .ok_or_else(|| Error::NotFound("unknown-booking", "no such booking".into()))?;
             Ok(HttpResponse::Ok().json(view))

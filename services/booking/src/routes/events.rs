@@ -51,7 +51,7 @@ pub async fn available(
                 "kind": s.kind,
                 "price": s.price,
                 "available": s.available,
-                "seat_ids": s.seats.iter().filter(|x| x.status == "available").map(|x| x.id.clone()).collect::<Vec<_>>(),
+                "seat_ids": s.seats.iter().filter(|x| x.status == queries::PublicSeat::Available).map(|x| x.id.clone()).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -71,7 +71,7 @@ pub async fn sales(
 ) -> Result<HttpResponse> {
     let id = path.into_inner();
     let info = known(&state, id).await?;
-    if info.organizer_id != user.id.0 && !user.is_admin() {
+    if info.organizer_id != user.id && !user.is_admin() {
         return Err(Error::Forbidden(
             "only the event's organizer or an admin sees its sales".into(),
         ));

@@ -1,7 +1,7 @@
 //! `POST /api/v1/seats/hold`, `GET|DELETE /api/v1/seats/hold/{hold_id}`.
 
 use crate::api::{self, AppState};
-use crate::domain::MAX_PER_REQUEST;
+use crate::domain::{HoldStatus, MAX_PER_REQUEST};
 use crate::error::{Error, Result};
 use crate::store::queries;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -166,7 +166,7 @@ pub async fn get(
     let hold = queries::hold(&state.pool, path.into_inner())
         .await?
         .ok_or_else(|| Error::NotFound("unknown-hold", "no such hold".into()))?;
-    if hold.user_id != user.id.0 && !user.is_admin() {
+    if hold.user_id != user.id && !user.is_admin() {
         return Err(Error::Forbidden("this hold belongs to someone else".into()));
     }
     Ok(HttpResponse::Ok().json(hold))
@@ -182,10 +182,10 @@ pub async fn release(
     let hold = queries::hold(&state.pool, hold_id)
         .await?
         .ok_or_else(|| Error::NotFound("unknown-hold", "no such hold".into()))?;
-    if hold.user_id != user.id.0 && !user.is_admin() {
+    if hold.user_id != user.id && !user.is_admin() {
         return Err(Error::Forbidden("this hold belongs to someone else".into()));
     }
-    if hold.status != "active" {
+    if hold.status != HoldStatus::Active {
         return Err(Error::rejected(
             RejectReason::HoldExpired,
             format!("the hold is already {}", hold.status),
@@ -194,9 +194,9 @@ pub async fn release(
     let request_id = RequestId::new();
     let command = BookingCommand::ReleaseHold {
         request_id,
-        event_id: EventId(hold.event_id),
+        event_id: hold.event_id,
         hold_id,
-        user_id: common_types::UserId(hold.user_id),
+        user_id: hold.user_id,
     };
     match state.dispatch(request_id, command).await? {
         Some(outcome @ BookingOutcome::HoldReleased { .. }) => {

@@ -2,34 +2,80 @@
 //! bookings (only the processor does); it records payments, idempotency keys
 //! and reads everything else.
 
+use crate::domain::{BookingStatus, EventStatus, HoldStatus, PaymentStatus, SeatState};
 use chrono::{DateTime, Utc};
 use common_types::page::PageRequest;
-use common_types::{BookingId, EventId, HoldId, RequestId, UserId};
+use common_types::{
+    BookingId, Currency, EventId, HoldId, RequestId, SeatId, SectionId, UserId, WaitlistEntryId,
+};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgPool, Row};
+use sqlx::{FromRow, PgPool, Row};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize)]
+/// A hold as the API shows it, after placing it and when reading it back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HoldView {
-    pub hold_id: Uuid,
-    pub event_id: Uuid,
-    pub user_id: Uuid,
-    pub seats: Vec<String>,
+    pub hold_id: HoldId,
+    pub event_id: EventId,
+    pub user_id: UserId,
+    pub seats: Vec<SeatId>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub section_id: Option<Uuid>,
-    pub quantity: i32,
+    pub section_id: Option<SectionId>,
+    pub quantity: u32,
     pub total_price: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub expires_at: DateTime<Utc>,
-    pub status: String,
+    pub status: HoldStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub waitlist_entry_id: Option<Uuid>,
+    pub waitlist_entry_id: Option<WaitlistEntryId>,
+}
+
+#[derive(FromRow)]
+struct HoldRow {
+    hold_id: Uuid,
+    event_id: Uuid,
+    user_id: Uuid,
+    seat_ids: Vec<String>,
+    section_id: Option<Uuid>,
+    quantity: i32,
+    total_price: i64,
+    #[sqlx(try_from = "String")]
+    currency: Currency,
+    expires_at: DateTime<Utc>,
+    #[sqlx(try_from = "String")]
+    status: HoldStatus,
+    waitlist_entry_id: Option<Uuid>,
+}
+
+impl From<HoldRow> for HoldView {
+    fn from(r: HoldRow) -> Self {
+        Self {
+            hold_id: HoldId(r.hold_id),
+            event_id: EventId(r.event_id),
+            user_id: UserId(r.user_id),
+            seats: seat_ids(r.seat_ids),
+            section_id: r.section_id.map(SectionId),
+            quantity: u32::try_from(r.quantity).unwrap_or(0),
+            total_price: r.total_price,
+            currency: r.currency,
+            expires_at: r.expires_at,
+            status: r.status,
+            waitlist_entry_id: r.waitlist_entry_id.map(WaitlistEntryId),
+        }
+    }
+}
+
+/// Stored seat ids were valid when written; one that no longer parses is dropped.
+fn seat_ids(raw: Vec<String>) -> Vec<SeatId> {
+    raw.into_iter()
+        .filter_map(|s| SeatId::parse(s).ok())
+        .collect()
 }
 
 #[tracing::instrument(skip(pool))]
 pub async fn hold(pool: &PgPool, id: HoldId) -> Result<Option<HoldView>, sqlx::Error> {
-    let row = sqlx::query(
+    let row: Option<HoldRow> = sqlx::query_as(
         "SELECT hold_id, event_id, user_id, seat_ids, section_id, quantity, total_price,
                 currency, expires_at, status, waitlist_entry_id
          FROM holds WHERE hold_id = $1",
@@ -37,54 +83,63 @@ pub async fn hold(pool: &PgPool, id: HoldId) -> Result<Option<HoldView>, sqlx::E
     .bind(id.0)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| {
-        Ok(HoldView {
-            hold_id: r.try_get("hold_id")?,
-            event_id: r.try_get("event_id")?,
-            user_id: r.try_get("user_id")?,
-            seats: r.try_get("seat_ids")?,
-            section_id: r.try_get("section_id")?,
-            quantity: r.try_get("quantity")?,
-            total_price: r.try_get("total_price")?,
-            currency: r.try_get("currency")?,
-            expires_at: r.try_get("expires_at")?,
-            status: r.try_get("status")?,
-            waitlist_entry_id: r.try_get("waitlist_entry_id")?,
-        })
-    })
-    .transpose()
+    Ok(row.map(HoldView::from))
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Refund {
     pub amount: i64,
-    pub currency: String,
+    pub currency: Currency,
     /// `pending` until the provider confirmed it, then `refunded`.
-    pub status: String,
+    pub status: RefundState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    Pending,
+    Refunded,
+}
+
+impl RefundState {
+    fn of(payment: Option<PaymentStatus>) -> Self {
+        match payment {
+            Some(PaymentStatus::Refunded | PaymentStatus::Voided) => RefundState::Refunded,
+            _ => RefundState::Pending,
+        }
+    }
+}
+
+/// What every answer about a booking carries: the confirmation's body, and
+/// the start of `GET /bookings/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BookingSummary {
+    pub id: BookingId,
+    pub reference: String,
+    pub hold_id: HoldId,
+    pub event_id: EventId,
+    pub user_id: UserId,
+    pub seats: Vec<SeatId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section_id: Option<SectionId>,
+    pub quantity: u32,
+    pub total_price: i64,
+    pub currency: Currency,
+    pub status: BookingStatus,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BookingView {
-    pub id: Uuid,
-    pub reference: String,
-    pub event_id: Uuid,
+    #[serde(flatten)]
+    pub summary: BookingSummary,
     pub event_title: String,
-    pub user_id: Uuid,
-    pub hold_id: Uuid,
-    pub seats: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub section_id: Option<Uuid>,
-    pub quantity: i32,
-    pub total_price: i64,
-    pub currency: String,
-    pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refund: Option<Refund>,
     pub created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<DateTime<Utc>>,
     #[serde(skip)]
-    pub organizer_id: Uuid,
+    pub organizer_id: UserId,
 }
 
 const BOOKING_SELECT: &str = "
@@ -95,44 +150,72 @@ const BOOKING_SELECT: &str = "
     JOIN events e ON e.event_id = b.event_id
     LEFT JOIN payments p ON p.payment_id = b.payment_id";
 
-fn booking_row(r: &sqlx::postgres::PgRow) -> Result<BookingView, sqlx::Error> {
-    let refund_amount: Option<i64> = r.try_get("refund_amount")?;
-    let currency: String = r.try_get("currency")?;
-    let payment_status: Option<String> = r.try_get("payment_status")?;
-    Ok(BookingView {
-        id: r.try_get("booking_id")?,
-        reference: r.try_get("reference")?,
-        event_id: r.try_get("event_id")?,
-        event_title: r.try_get("title")?,
-        organizer_id: r.try_get("organizer_id")?,
-        user_id: r.try_get("user_id")?,
-        hold_id: r.try_get("hold_id")?,
-        seats: r.try_get("seat_ids")?,
-        section_id: r.try_get("section_id")?,
-        quantity: r.try_get("quantity")?,
-        total_price: r.try_get("total_price")?,
-        status: r.try_get("status")?,
-        refund: refund_amount.map(|amount| Refund {
-            amount,
-            currency: currency.clone(),
-            status: match payment_status.as_deref() {
-                Some("refunded") | Some("voided") => "refunded".into(),
-                _ => "pending".into(),
+#[derive(FromRow)]
+struct BookingRow {
+    booking_id: Uuid,
+    reference: String,
+    event_id: Uuid,
+    title: String,
+    organizer_id: Uuid,
+    user_id: Uuid,
+    hold_id: Uuid,
+    seat_ids: Vec<String>,
+    section_id: Option<Uuid>,
+    quantity: i32,
+    total_price: i64,
+    #[sqlx(try_from = "String")]
+    currency: Currency,
+    #[sqlx(try_from = "String")]
+    status: BookingStatus,
+    refund_amount: Option<i64>,
+    created_at: DateTime<Utc>,
+    cancelled_at: Option<DateTime<Utc>>,
+    payment_status: Option<String>,
+}
+
+impl TryFrom<BookingRow> for BookingView {
+    type Error = sqlx::Error;
+    fn try_from(r: BookingRow) -> Result<Self, Self::Error> {
+        let payment = r
+            .payment_status
+            .map(|s| s.parse::<PaymentStatus>())
+            .transpose()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        Ok(Self {
+            summary: BookingSummary {
+                id: BookingId(r.booking_id),
+                reference: r.reference,
+                hold_id: HoldId(r.hold_id),
+                event_id: EventId(r.event_id),
+                user_id: UserId(r.user_id),
+                seats: seat_ids(r.seat_ids),
+                section_id: r.section_id.map(SectionId),
+                quantity: u32::try_from(r.quantity).unwrap_or(0),
+                total_price: r.total_price,
+                currency: r.currency,
+                status: r.status,
             },
-        }),
-        currency,
-        created_at: r.try_get("created_at")?,
-        cancelled_at: r.try_get("cancelled_at")?,
-    })
+            event_title: r.title,
+            refund: r.refund_amount.map(|amount| Refund {
+                amount,
+                currency: r.currency,
+                status: RefundState::of(payment),
+            }),
+            created_at: r.created_at,
+            cancelled_at: r.cancelled_at,
+            organizer_id: UserId(r.organizer_id),
+        })
+    }
 }
 
 #[tracing::instrument(skip(pool))]
 pub async fn booking(pool: &PgPool, id: BookingId) -> Result<Option<BookingView>, sqlx::Error> {
-    let row = sqlx::query(&format!("{BOOKING_SELECT} WHERE b.booking_id = $1"))
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(booking_row).transpose()
+    let row: Option<BookingRow> =
+        sqlx::query_as(&format!("{BOOKING_SELECT} WHERE b.booking_id = $1"))
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?;
+    row.map(BookingView::try_from).transpose()
 }
 
 #[tracing::instrument(skip(pool))]
@@ -141,7 +224,7 @@ pub async fn bookings_of(
     user: UserId,
     page: PageRequest,
 ) -> Result<(Vec<BookingView>, u64), sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    let rows: Vec<BookingRow> = sqlx::query_as(&format!(
         "{BOOKING_SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.booking_id
          LIMIT $2 OFFSET $3"
     ))
@@ -154,34 +237,31 @@ pub async fn bookings_of(
         .bind(user.0)
         .fetch_one(pool)
         .await?;
-    let items = rows.iter().map(booking_row).collect::<Result<_, _>>()?;
+    let items = rows
+        .into_iter()
+        .map(BookingView::try_from)
+        .collect::<Result<_, _>>()?;
     Ok((items, u64::try_from(total).unwrap_or(0)))
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromRow)]
 pub struct EventInfo {
-    pub organizer_id: Uuid,
-    pub currency: String,
-    pub status: String,
+    #[sqlx(try_from = "Uuid")]
+    pub organizer_id: UserId,
+    #[sqlx(try_from = "String")]
+    pub currency: Currency,
+    #[sqlx(try_from = "String")]
+    pub status: EventStatus,
     pub waitlist_active: bool,
 }
 
 pub async fn event(pool: &PgPool, id: EventId) -> Result<Option<EventInfo>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT organizer_id, currency, status, waitlist_active FROM events WHERE event_id = $1",
     )
     .bind(id.0)
     .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok(EventInfo {
-            organizer_id: r.try_get("organizer_id")?,
-            currency: r.try_get("currency")?,
-            status: r.try_get("status")?,
-            waitlist_active: r.try_get("waitlist_active")?,
-        })
-    })
-    .transpose()
+    .await
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -191,7 +271,26 @@ pub struct SeatView {
     pub number: i32,
     pub x: f32,
     pub y: f32,
-    pub status: &'static str,
+    pub status: PublicSeat,
+}
+
+/// Seats as the public sees them: parked seats are not for sale, so "held".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicSeat {
+    Available,
+    Booked,
+    Held,
+}
+
+impl From<SeatState> for PublicSeat {
+    fn from(state: SeatState) -> Self {
+        match state {
+            SeatState::Available => PublicSeat::Available,
+            SeatState::Booked => PublicSeat::Booked,
+            SeatState::Held | SeatState::ReleasedToWaitlist => PublicSeat::Held,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -203,15 +302,6 @@ pub struct SectionView {
     pub capacity: i32,
     pub available: i64,
     pub seats: Vec<SeatView>,
-}
-
-/// Seats as the public sees them: parked seats are not for sale, so "held".
-fn public_status(status: &str) -> &'static str {
-    match status {
-        "available" => "available",
-        "booked" => "booked",
-        _ => "held",
-    }
 }
 
 #[tracing::instrument(skip(pool))]
@@ -240,19 +330,24 @@ pub async fn layout(pool: &PgPool, id: EventId) -> Result<Vec<SectionView>, sqlx
                 continue;
             }
             let status: String = seat.try_get("status")?;
+            let status: SeatState = status
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             list.push(SeatView {
                 id: seat.try_get("seat_id")?,
                 row: seat.try_get("row_label")?,
                 number: seat.try_get("number")?,
                 x: seat.try_get("x")?,
                 y: seat.try_get("y")?,
-                status: public_status(&status),
+                status: status.into(),
             });
         }
         let available = if kind == "general" {
             i64::from(s.try_get::<i32, _>("available")?)
         } else {
-            list.iter().filter(|x| x.status == "available").count() as i64
+            list.iter()
+                .filter(|x| x.status == PublicSeat::Available)
+                .count() as i64
         };
         out.push(SectionView {
             id: section_id,
@@ -414,27 +509,30 @@ pub async fn command_outcomes(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Value>,
         .await
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn record_authorization(
-    pool: &PgPool,
-    payment_id: &str,
-    request_id: RequestId,
-    hold_id: HoldId,
-    user: UserId,
-    amount: i64,
-    currency: &str,
-) -> Result<(), sqlx::Error> {
+/// A card payment authorized for a hold, before the processor decides on it.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    pub payment_id: String,
+    pub request_id: RequestId,
+    pub hold_id: HoldId,
+    pub user_id: UserId,
+    pub amount: i64,
+    pub currency: Currency,
+}
+
+pub async fn record_authorization(pool: &PgPool, payment: &NewPayment) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO payments (payment_id, request_id, hold_id, user_id, amount, currency, status)
-         VALUES ($1, $2, $3, $4, $5, $6, 'authorized')
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (payment_id) DO NOTHING",
     )
-    .bind(payment_id)
-    .bind(request_id.0)
-    .bind(hold_id.0)
-    .bind(user.0)
-    .bind(amount)
-    .bind(currency)
+    .bind(&payment.payment_id)
+    .bind(payment.request_id.0)
+    .bind(payment.hold_id.0)
+    .bind(payment.user_id.0)
+    .bind(payment.amount)
+    .bind(payment.currency.to_string())
+    .bind(PaymentStatus::Authorized.as_str())
     .execute(pool)
     .await?;
     Ok(())
