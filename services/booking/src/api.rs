@@ -8,13 +8,14 @@ use crate::error::{Error, Result};
 use crate::payment::PaymentProvider;
 use crate::replies::Replies;
 use crate::store::idempotency::{self, Answer, Begin};
-use crate::store::queries::{self, BookingSummary, HoldView};
+use crate::store::queries::{self, BookingSummary, HoldView, Refund, RefundState};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use common_types::messages::booking::{BookingCommand, BookingOutcome};
-use common_types::{topics, Envelope, RequestId, UserId};
+use common_types::{topics, BookingId, Envelope, EventId, HoldId, RequestId, UserId};
 use kafka_bus::Producer;
 use secrecy::SecretString;
+use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::future::Future;
@@ -100,16 +101,40 @@ pub fn ok(status: StatusCode, body: Value) -> Answer {
     }
 }
 
+/// A command not decided within the HTTP wait.
+#[derive(Debug, Serialize)]
+struct PendingBody {
+    request_id: RequestId,
+    status: &'static str,
+    status_url: String,
+}
+
 /// 202: decided later; poll the status URL.
 pub fn pending(request_id: RequestId) -> Answer {
     ok(
         StatusCode::ACCEPTED,
-        json!({
-            "request_id": request_id,
-            "status": "pending",
-            "status_url": format!("/api/v1/bookings/requests/{request_id}"),
+        json!(PendingBody {
+            request_id,
+            status: "pending",
+            status_url: format!("/api/v1/bookings/requests/{request_id}"),
         }),
     )
+}
+
+#[derive(Debug, Serialize)]
+struct ReleasedBody {
+    hold_id: HoldId,
+    status: HoldStatus,
+}
+
+/// A cancellation decided after the HTTP wait, as the poll reports it.
+#[derive(Debug, Serialize)]
+struct CancelledBody<'a> {
+    id: BookingId,
+    reference: &'a str,
+    event_id: EventId,
+    status: BookingStatus,
+    refund: Refund,
 }
 
 /// The hold a `HoldPlaced` outcome made, in the shape `GET /holds/{id}` reads back.
@@ -221,7 +246,10 @@ pub fn answer_for(outcome: &BookingOutcome) -> Answer {
         BookingOutcome::BookingConfirmed { .. } => ok(StatusCode::CREATED, booking_body(outcome)),
         BookingOutcome::HoldReleased { hold_id, .. } => ok(
             StatusCode::OK,
-            json!({"hold_id": hold_id, "status": "released"}),
+            json!(ReleasedBody {
+                hold_id: *hold_id,
+                status: HoldStatus::Released,
+            }),
         ),
         BookingOutcome::BookingCancelled {
             booking_id,
@@ -232,12 +260,16 @@ pub fn answer_for(outcome: &BookingOutcome) -> Answer {
             ..
         } => ok(
             StatusCode::OK,
-            json!({
-                "id": booking_id,
-                "reference": reference,
-                "event_id": event_id,
-                "status": "cancelled",
-                "refund": {"amount": refund_amount, "currency": currency, "status": "pending"},
+            json!(CancelledBody {
+                id: *booking_id,
+                reference,
+                event_id: *event_id,
+                status: BookingStatus::Cancelled,
+                refund: Refund {
+                    amount: *refund_amount,
+                    currency: *currency,
+                    status: RefundState::Pending,
+                },
             }),
         ),
         other => ok(StatusCode::OK, json!(other)),

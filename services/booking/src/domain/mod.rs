@@ -28,7 +28,9 @@ pub use decision::{Change, ConfirmRequest, Decision, HoldEnd, HoldRequest, Refus
 pub use model::{
     Booking, EventState, Hold, Inventory, Seat, SeatStatus, Section, SectionKind, MAX_PER_REQUEST,
 };
-pub use status::{BookingStatus, EventStatus, HoldStatus, PaymentStatus, SeatState, UnknownStatus};
+pub use status::{
+    BookingStatus, EventStatus, HoldStatus, PaymentStatus, SeatState, SectionType, UnknownStatus,
+};
 
 use chrono::{DateTime, Utc};
 use common_types::messages::booking::{BookingCommand, RejectReason};

@@ -106,6 +106,14 @@ status_enum!(
     }
 );
 
+status_enum!(
+    /// How a section sells: seats by id, or a number of general-admission places.
+    SectionType, "section kind" {
+        Reserved => "reserved",
+        General => "general",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use crate::domain::{
     Booking, BookingStatus, EventState, EventStatus, Hold, Inventory, Seat, SeatState, SeatStatus,
-    Section, SectionKind,
+    Section, SectionKind, SectionType,
 };
 use chrono::{DateTime, Utc};
 use common_types::{BookingId, Currency, EventId, HoldId, Money, SeatId, SectionId, UserId};
@@ -199,7 +199,8 @@ struct SectionRow {
     event_id: Uuid,
     section_id: Uuid,
     price: i64,
-    kind: String,
+    #[sqlx(try_from = "String")]
+    kind: SectionType,
     capacity: i32,
     available: i32,
     parked: i32,
@@ -207,7 +208,7 @@ struct SectionRow {
 
 impl SectionRow {
     fn into_section(self, currency: Currency) -> anyhow::Result<Section> {
-        let kind = if self.kind == "general" {
+        let kind = if self.kind == SectionType::General {
             SectionKind::General {
                 capacity: u32::try_from(self.capacity)?,
                 available: u32::try_from(self.available)?,

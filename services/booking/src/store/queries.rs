@@ -2,7 +2,9 @@
 //! bookings (only the processor does); it records payments, idempotency keys
 //! and reads everything else.
 
-use crate::domain::{BookingStatus, EventStatus, HoldStatus, PaymentStatus, SeatState};
+use crate::domain::{
+    BookingStatus, EventStatus, HoldStatus, PaymentStatus, SeatState, SectionType,
+};
 use chrono::{DateTime, Utc};
 use common_types::page::PageRequest;
 use common_types::{
@@ -293,11 +295,15 @@ impl From<SeatState> for PublicSeat {
     }
 }
 
+fn section_type(stored: String) -> Result<SectionType, sqlx::Error> {
+    stored.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SectionView {
     pub id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: SectionType,
     pub price: i64,
     pub capacity: i32,
     pub available: i64,
@@ -323,7 +329,7 @@ pub async fn layout(pool: &PgPool, id: EventId) -> Result<Vec<SectionView>, sqlx
     let mut out = Vec::with_capacity(sections.len());
     for s in &sections {
         let section_id: Uuid = s.try_get("section_id")?;
-        let kind: String = s.try_get("kind")?;
+        let kind = section_type(s.try_get("kind")?)?;
         let mut list = Vec::new();
         for seat in seats.iter() {
             if seat.try_get::<Uuid, _>("section_id")? != section_id {
@@ -342,7 +348,7 @@ pub async fn layout(pool: &PgPool, id: EventId) -> Result<Vec<SectionView>, sqlx
                 status: status.into(),
             });
         }
-        let available = if kind == "general" {
+        let available = if kind == SectionType::General {
             i64::from(s.try_get::<i32, _>("available")?)
         } else {
             list.iter()
@@ -399,7 +405,7 @@ pub async fn sales(pool: &PgPool, id: EventId) -> Result<Vec<SectionSales>, sqlx
     .await?;
     let mut out = Vec::new();
     for r in rows {
-        let kind: String = r.try_get("kind")?;
+        let kind = section_type(r.try_get("kind")?)?;
         let price: i64 = sqlx::query_scalar(
             "SELECT price FROM sections WHERE event_id = $1 AND section_id = $2",
         )
@@ -407,7 +413,7 @@ pub async fn sales(pool: &PgPool, id: EventId) -> Result<Vec<SectionSales>, sqlx
         .bind(r.try_get::<Uuid, _>("section_id")?)
         .fetch_one(pool)
         .await?;
-        let (sold, held, available, parked) = if kind == "general" {
+        let (sold, held, available, parked) = if kind == SectionType::General {
             (
                 r.try_get::<i64, _>("g_sold")?,
                 r.try_get::<i64, _>("g_held")?,
@@ -430,7 +436,9 @@ pub async fn sales(pool: &PgPool, id: EventId) -> Result<Vec<SectionSales>, sqlx
             held,
             available,
             released_to_waitlist: parked,
-            revenue: sold * price,
+            revenue: sold
+                .checked_mul(price)
+                .ok_or_else(|| sqlx::Error::Decode("a section's revenue overflows".into()))?,
         });
     }
     Ok(out)
