@@ -87,29 +87,12 @@ impl EventState {
         now: DateTime<Utc>,
         out: &mut Decision,
     ) {
-        let hold_request = hold_request(&command, default_ttl);
         match command {
             BookingCommand::CreateInventory { .. } => {}
             BookingCommand::ExpireHolds { now: at, .. } => self.expire_due(at, out),
-            BookingCommand::HoldSeats { seat_ids, .. } => {
-                if let Some(req) = hold_request {
-                    self.hold_seats(&req, seat_ids, now, out);
-                }
-            }
-            BookingCommand::HoldQuantity {
-                section_id,
-                quantity,
-                ..
-            } => {
-                if let Some(req) = hold_request {
-                    self.hold_quantity(&req, section_id, quantity, now, out);
-                }
-            }
-            BookingCommand::OfferHold { seats, .. } => {
-                if let Some(req) = hold_request {
-                    self.offer_hold(&req, seats, now, out);
-                }
-            }
+            BookingCommand::HoldSeats { .. }
+            | BookingCommand::HoldQuantity { .. }
+            | BookingCommand::OfferHold { .. } => self.decide_hold(command, default_ttl, now, out),
             BookingCommand::ReleaseHold {
                 request_id,
                 hold_id,
@@ -134,7 +117,7 @@ impl EventState {
                     actor_id,
                     actor_role,
                 };
-                self.cancel_booking(&req, now, out);
+                self.cancel_booking(&req, now, out)
             }
             BookingCommand::CancelEvent { .. } => self.cancel_event(now, out),
             BookingCommand::RescheduleEvent { starts_at, .. } => self.reschedule(starts_at, out),
@@ -143,6 +126,30 @@ impl EventState {
             BookingCommand::ReturnToSale {
                 request_id, seats, ..
             } => self.return_to_sale(request_id, seats, out),
+        }
+    }
+}
+
+impl EventState {
+    fn decide_hold(
+        &mut self,
+        command: BookingCommand,
+        default_ttl: u32,
+        now: DateTime<Utc>,
+        out: &mut Decision,
+    ) {
+        let Some(req) = hold_request(&command, default_ttl) else {
+            return;
+        };
+        match command {
+            BookingCommand::HoldSeats { seat_ids, .. } => self.hold_seats(&req, seat_ids, now, out),
+            BookingCommand::HoldQuantity {
+                section_id,
+                quantity,
+                ..
+            } => self.hold_quantity(&req, section_id, quantity, now, out),
+            BookingCommand::OfferHold { seats, .. } => self.offer_hold(&req, seats, now, out),
+            _ => {}
         }
     }
 }

@@ -235,7 +235,7 @@ struct SeatRow {
 }
 
 impl SeatRow {
-    /// `None` for a seat id that no longer parses (skipped, as before).
+    /// `None` for a stored seat id that does not parse: that seat is left out.
     fn into_seat(self) -> anyhow::Result<Option<(SeatId, Seat)>> {
         let Ok(id) = SeatId::parse(self.seat_id) else {
             return Ok(None);
