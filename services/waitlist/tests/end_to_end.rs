@@ -112,11 +112,13 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
     tokio::spawn(app.run_until_stopped());
 
     // notification
-    let mut settings = notification::Settings::for_tests(
-        test_support::fresh_database(notification::SERVICE, &notification::startup::MIGRATOR).await,
-        kafka.clone(),
-        tokens.verify_settings(),
-    );
+    let notification_db =
+        test_support::fresh_database(notification::SERVICE, &notification::startup::MIGRATOR).await;
+    let notification_pool = sqlx::PgPool::connect(notification_db.expose_url())
+        .await
+        .unwrap();
+    let mut settings =
+        notification::Settings::for_tests(notification_db, kafka.clone(), tokens.verify_settings());
     settings.booking_url = booking_url.clone();
     settings.smtp_url = mailbox.smtp_url();
     let app = notification::Application::build(settings, shutdown.clone())
@@ -169,6 +171,19 @@ async fn freed_seats_reach_the_waitlist_in_order_and_everyone_hears_about_it() {
             .await
             .unwrap();
     }
+    // The offer mail greets by name: wait until notification has stored all three.
+    wait_for(
+        "notification to know the users",
+        Duration::from_secs(60),
+        || async {
+            let known: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+                .fetch_one(&notification_pool)
+                .await
+                .unwrap();
+            (known == 3).then_some(())
+        },
+    )
+    .await;
     let event = EventId::new();
     let section = SectionId::new();
     let snapshot = EventSnapshot {
