@@ -74,7 +74,7 @@ impl AppState {
                 // The reply may have raced the timeout: the database knows.
                 Ok(queries::command_result(&self.pool, request_id)
                     .await?
-                    .and_then(|(_, v)| serde_json::from_value(v).ok()))
+                    .and_then(|stored| serde_json::from_value(stored.outcome).ok()))
             }
         }
     }
@@ -350,7 +350,7 @@ where
         Begin::Replay(answer) => return Ok(render(&answer)),
         Begin::InFlight(Some(request_id)) => {
             return match queries::command_result(&state.pool, request_id).await? {
-                Some((_, outcome)) => match serde_json::from_value::<BookingOutcome>(outcome) {
+                Some(stored) => match serde_json::from_value::<BookingOutcome>(stored.outcome) {
                     Ok(outcome) => Ok(render(&answer_for(&outcome))),
                     Err(_) => Ok(render(&pending(request_id))),
                 },

@@ -307,15 +307,15 @@ pub async fn request_status(
 ) -> Result<HttpResponse> {
     let request_id = path.into_inner();
     match queries::command_result(&state.pool, request_id).await? {
-        Some((owner, outcome)) => {
-            if owner != Some(user.id.0) && !user.is_admin() {
+        Some(stored) => {
+            if !stored.sent_by(user.id) && !user.is_admin() {
                 return Err(Error::NotFound(
                     "unknown-request",
                     "no such request of yours".into(),
                 ));
             }
             let outcome: BookingOutcome =
-                serde_json::from_value(outcome).map_err(|e| Error::Unexpected(e.into()))?;
+                serde_json::from_value(stored.outcome).map_err(|e| Error::Unexpected(e.into()))?;
             Ok(api::render(&api::answer_for(&outcome)))
         }
         None => Ok(api::render(&api::pending(request_id))),

@@ -77,7 +77,7 @@ pub async fn sales(
         ));
     }
     let sections = queries::sales(&state.pool, id).await?;
-    let (bookings, revenue, refunded) = queries::booking_totals(&state.pool, id).await?;
+    let totals = queries::booking_totals(&state.pool, id).await?;
     let sum = |f: fn(&queries::SectionSales) -> i64| sections.iter().map(f).sum::<i64>();
     Ok(HttpResponse::Ok().json(json!({
         "event_id": id,
@@ -88,9 +88,9 @@ pub async fn sales(
         "held": sum(|s| s.held),
         "available": sum(|s| s.available),
         "released_to_waitlist": sum(|s| s.released_to_waitlist),
-        "revenue": revenue,
-        "refunded": refunded,
-        "bookings": bookings,
+        "revenue": totals.revenue,
+        "refunded": totals.refunded,
+        "bookings": totals.confirmed,
         "waitlist_active": info.waitlist_active,
         "sections": sections,
     })))

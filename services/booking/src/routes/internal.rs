@@ -7,7 +7,6 @@ use crate::store::queries;
 use actix_web::{web, HttpRequest, HttpResponse};
 use common_types::{EventId, Page, PageQuery};
 use secrecy::ExposeSecret;
-use serde_json::json;
 
 pub const SERVICE_TOKEN_HEADER: &str = "X-Service-Token";
 
@@ -61,9 +60,5 @@ pub async fn attendees(
         ));
     }
     let (users, total) = queries::attendees(&state.pool, id, page).await?;
-    let items: Vec<_> = users
-        .into_iter()
-        .map(|(user, bookings)| json!({"user_id": user, "booking_ids": bookings}))
-        .collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
+    Ok(HttpResponse::Ok().json(Page::new(users, page, total)))
 }

@@ -445,33 +445,43 @@ pub async fn sales(pool: &PgPool, id: EventId) -> Result<Vec<SectionSales>, sqlx
 }
 
 /// Revenue and counts straight from the bookings (the truth for money).
-pub async fn booking_totals(pool: &PgPool, id: EventId) -> Result<(i64, i64, i64), sqlx::Error> {
-    let r = sqlx::query(
-        "SELECT count(*) FILTER (WHERE status = 'confirmed') AS n,
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct BookingTotals {
+    pub confirmed: i64,
+    pub revenue: i64,
+    pub refunded: i64,
+}
+
+pub async fn booking_totals(pool: &PgPool, id: EventId) -> Result<BookingTotals, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
                 COALESCE(sum(total_price) FILTER (WHERE status = 'confirmed'), 0)::int8 AS revenue,
                 COALESCE(sum(refund_amount), 0)::int8 AS refunded
          FROM bookings WHERE event_id = $1",
     )
     .bind(id.0)
     .fetch_one(pool)
-    .await?;
-    Ok((
-        r.try_get("n")?,
-        r.try_get("revenue")?,
-        r.try_get("refunded")?,
-    ))
+    .await
+}
+
+/// Someone attending an event, with their bookings for it.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Attendee {
+    #[sqlx(try_from = "Uuid")]
+    pub user_id: UserId,
+    pub booking_ids: Vec<Uuid>,
 }
 
 pub async fn attendees(
     pool: &PgPool,
     id: EventId,
     page: PageRequest,
-) -> Result<(Vec<(Uuid, Vec<Uuid>)>, u64), sqlx::Error> {
+) -> Result<(Vec<Attendee>, u64), sqlx::Error> {
     // Confirmed bookings; for a cancelled event also those the cancellation
     // itself cancelled (no actor), so the fan-out after it still reaches them.
     const ATTENDING: &str = "b.event_id = $1 AND (b.status = 'confirmed'
         OR (e.status = 'cancelled' AND b.cancelled_by IS NULL AND b.cancelled_at IS NOT NULL))";
-    let rows = sqlx::query(&format!(
+    let users: Vec<Attendee> = sqlx::query_as(&format!(
         "SELECT b.user_id, array_agg(b.booking_id ORDER BY b.booking_id) AS booking_ids
          FROM bookings b JOIN events e ON e.event_id = b.event_id
          WHERE {ATTENDING}
@@ -489,24 +499,31 @@ pub async fn attendees(
     .bind(id.0)
     .fetch_one(pool)
     .await?;
-    let users = rows
-        .into_iter()
-        .map(|r| Ok((r.try_get("user_id")?, r.try_get("booking_ids")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
     Ok((users, u64::try_from(total).unwrap_or(0)))
 }
 
 /// The stored outcome of a command and who sent it.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredOutcome {
+    pub user_id: Option<Uuid>,
+    pub outcome: Value,
+}
+
+impl StoredOutcome {
+    /// Only the sender (or an admin) may read a request's outcome.
+    pub fn sent_by(&self, user: UserId) -> bool {
+        self.user_id == Some(user.0)
+    }
+}
+
 pub async fn command_result(
     pool: &PgPool,
     id: RequestId,
-) -> Result<Option<(Option<Uuid>, Value)>, sqlx::Error> {
-    let row = sqlx::query("SELECT user_id, outcome FROM command_results WHERE request_id = $1")
+) -> Result<Option<StoredOutcome>, sqlx::Error> {
+    sqlx::query_as("SELECT user_id, outcome FROM command_results WHERE request_id = $1")
         .bind(id.0)
         .fetch_optional(pool)
-        .await?;
-    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("outcome")?)))
-        .transpose()
+        .await
 }
 
 /// The stored outcomes of those of `ids` that are decided.
