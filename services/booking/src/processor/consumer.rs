@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub(super) enum Note {
     Assign(Vec<i32>),
@@ -156,7 +157,10 @@ impl Processor {
                     );
                 }
             }
-            if let Flow::Crashed = self.process(&consumer, batch).await? {
+            // The batch's span continues its first command's trace (and links
+            // the others'), so a hold's trace reaches through the processor.
+            let span = kafka_bus::batch_span(&batch);
+            if let Flow::Crashed = self.process(&consumer, batch).instrument(span).await? {
                 return Ok(Exit::Crashed);
             }
         }
