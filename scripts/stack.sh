@@ -25,6 +25,23 @@ PIDS="$STATE/pids"
 LOGS="$STATE/logs"
 mkdir -p "$PIDS" "$LOGS"
 
+# The ports a running stack was started with stay its ports: `make test` or
+# `make status` after `BROKER_PORT=19092 make infra` must not fall back to the
+# defaults. A variable set in the environment still wins; `down` forgets them.
+PORT_VARS=(GATEWAY_PORT AUTH_PORT EVENT_PORT BOOKING_PORT WAITLIST_PORT NOTIFICATION_PORT BROKER_PORT
+           KAFKA_CONTROLLER_PORT SMTP_PORT MONGO_PORT MAILPIT_UI_PORT JAEGER_UI_PORT JAEGER_OTLP_PORT
+           JAEGER_QUERY_GRPC_PORT)
+PORTS_FILE="$STATE/ports"
+if [ -f "$PORTS_FILE" ]; then
+  while IFS='=' read -r name value; do
+    [[ " ${PORT_VARS[*]} " == *" $name "* ]] && [ -z "${!name:-}" ] && printf -v "$name" '%s' "$value"
+  done <"$PORTS_FILE"
+fi
+remember_ports() {
+  local name
+  for name in "${PORT_VARS[@]}"; do echo "$name=${!name}"; done >"$PORTS_FILE"
+}
+
 GATEWAY_PORT="${GATEWAY_PORT:-8080}"
 AUTH_PORT="${AUTH_PORT:-8081}"
 EVENT_PORT="${EVENT_PORT:-8082}"
@@ -508,6 +525,7 @@ cmd_infra() {
   start_ferretdb
   start_smtp
   start_jaeger
+  remember_ports
   write_env
 }
 
@@ -542,6 +560,7 @@ cmd_down() {
   stop_pid ferretdb
   stop_pid broker
   stop_postgres
+  rm -f "$PORTS_FILE"
 }
 
 cmd_status() {
