@@ -1,19 +1,9 @@
-//! HTTP pieces every Evently service shares.
-//!
-//! A service's `App` is assembled as:
-//! ```ignore
-//! App::new()
-//!     .app_data(service_http::json_config(limit))
-//!     .app_data(service_http::query_config())
-//!     .app_data(service_http::path_config())
-//!     .app_data(metrics.clone()).app_data(health.clone()).app_data(verifier.clone())
-//!     .wrap(actix_web::middleware::from_fn(service_http::metrics::track))
-//!     .wrap(service_http::tracing_logger())
-//!     .wrap(actix_web::middleware::from_fn(service_http::request_id::middleware))
-//!     .configure(service_http::ops::routes)
-//!     .configure(crate::routes::configure)
-//! ```
+//! HTTP pieces every Evently service shares: the common `App` (extractor
+//! configs, metrics, tracing and request-id middleware, health and metrics
+//! routes), the server and its graceful stop, and the process skeleton
+//! (`run_service`) each `main.rs` calls.
 
+pub mod app;
 pub mod auth;
 pub mod extract;
 pub mod metrics;
@@ -21,15 +11,18 @@ pub mod ops;
 pub mod problem;
 pub mod request_id;
 pub mod server;
+pub mod service;
 pub mod signing;
 
+pub use app::{serve_api, Common};
 pub use auth::{AccessClaims, AuthUser, JwtVerifier};
 pub use extract::{json_config, path_config, query_config};
 pub use metrics::HttpMetrics;
 pub use ops::Health;
 pub use problem::problem_response;
 pub use request_id::{current_request_id, RequestId};
-pub use server::{bind, shutdown_on_signal};
+pub use server::{bind, serve, shutdown_on_signal};
+pub use service::{run_service, Service};
 
 /// The root span of every request: carries the request id and continues the
 /// caller's W3C trace (`traceparent`) when one is sent.

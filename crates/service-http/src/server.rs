@@ -1,5 +1,8 @@
 //! Listening and stopping.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpServer};
 use settings::HttpSettings;
 use tokio_util::sync::CancellationToken;
 
@@ -53,4 +56,37 @@ pub fn stop_on(token: CancellationToken, handle: actix_web::dev::ServerHandle) {
         token.cancelled().await;
         handle.stop(true).await;
     });
+}
+
+/// Start serving `app` on `listener` with the service's worker count; the
+/// server ignores signals itself and stops gracefully (15 s for in-flight
+/// requests) when `shutdown` is cancelled. The returned future resolves once
+/// it has stopped.
+pub fn serve<F, T, B>(
+    listener: std::net::TcpListener,
+    settings: &HttpSettings,
+    shutdown: CancellationToken,
+    app: F,
+) -> std::io::Result<Server>
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let mut server = HttpServer::new(app)
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(15);
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    let server = server.run();
+    stop_on(shutdown, server.handle());
+    Ok(server)
 }

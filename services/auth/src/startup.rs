@@ -8,7 +8,7 @@ use crate::password::PasswordHasherService;
 use crate::routes::AuthState;
 use crate::tokens::TokenIssuer;
 use crate::SERVICE;
-use actix_web::{web, App, HttpServer};
+use actix_web::web;
 use anyhow::Context;
 use common_types::{topics, Role, UserId};
 use kafka_bus::Producer;
@@ -88,34 +88,16 @@ impl Application {
                 .check("broker", producer.health_check()),
         );
 
-        let listener = service_http::bind(&settings.http)?;
-        let port = listener.local_addr()?.port();
-        let body_limit = settings.http.body_limit;
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(service_http::json_config(body_limit))
-                .app_data(service_http::query_config())
-                .app_data(service_http::path_config())
-                .app_data(metrics.clone())
-                .app_data(health.clone())
-                .app_data(verifier.clone())
-                .app_data(state.clone())
-                .wrap(actix_web::middleware::from_fn(service_http::metrics::track))
-                .wrap(service_http::tracing_logger())
-                .wrap(actix_web::middleware::from_fn(
-                    service_http::request_id::middleware,
-                ))
-                .configure(service_http::ops::routes)
-                .configure(crate::routes::configure)
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(15);
-        if settings.http.workers > 0 {
-            server = server.workers(settings.http.workers);
-        }
-        let server = server.run();
-        service_http::server::stop_on(shutdown, server.handle());
+        let common = service_http::Common {
+            metrics,
+            health,
+            verifier,
+        };
+        let (port, server) =
+            service_http::serve_api(&settings.http, shutdown, common, move |cfg| {
+                cfg.app_data(state.clone());
+                crate::routes::configure(cfg);
+            })?;
         Ok(Self {
             port,
             server,
@@ -191,3 +173,5 @@ async fn bootstrap_admin(
         Err(e) => Err(anyhow::anyhow!("creating the bootstrap admin: {e}")),
     }
 }
+
+service_http::service!(SERVICE, Application, Settings);

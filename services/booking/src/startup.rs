@@ -7,7 +7,7 @@ use crate::processor::{CrashSwitch, Processor, ProcessorStats};
 use crate::replies::Replies;
 use crate::store::queries;
 use crate::SERVICE;
-use actix_web::{web, App, HttpServer};
+use actix_web::web;
 use common_types::topics;
 use kafka_bus::Producer;
 use service_http::{Health, HttpMetrics, JwtVerifier};
@@ -133,38 +133,16 @@ impl Application {
                 .check("broker", producer.health_check()),
         );
 
-        let listener = service_http::bind(&settings.http)?;
-        let port = listener.local_addr()?.port();
-        let body_limit = settings.http.body_limit;
-        let pool_data = web::Data::new(pool.clone());
-        let producer_data = web::Data::new(producer.clone());
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(service_http::json_config(body_limit))
-                .app_data(service_http::query_config())
-                .app_data(service_http::path_config())
-                .app_data(metrics.clone())
-                .app_data(health.clone())
-                .app_data(verifier.clone())
-                .app_data(pool_data.clone())
-                .app_data(producer_data.clone())
-                .app_data(state.clone())
-                .wrap(actix_web::middleware::from_fn(service_http::metrics::track))
-                .wrap(service_http::tracing_logger())
-                .wrap(actix_web::middleware::from_fn(
-                    service_http::request_id::middleware,
-                ))
-                .configure(service_http::ops::routes)
-                .configure(crate::routes::configure)
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(15);
-        if settings.http.workers > 0 {
-            server = server.workers(settings.http.workers);
-        }
-        let server = server.run();
-        service_http::server::stop_on(shutdown, server.handle());
+        let common = service_http::Common {
+            metrics,
+            health,
+            verifier,
+        };
+        let (port, server) =
+            service_http::serve_api(&settings.http, shutdown, common, move |cfg| {
+                cfg.app_data(state.clone());
+                crate::routes::configure(cfg);
+            })?;
         Ok(Self {
             port,
             server,
@@ -279,3 +257,5 @@ fn export_processor_metrics(
         }
     })
 }
+
+service_http::service!(SERVICE, Application, Settings);

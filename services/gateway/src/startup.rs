@@ -7,7 +7,7 @@ use crate::proxy::{forward, ProxyMetrics, ProxyState};
 use crate::ratelimit::RateLimits;
 use crate::routing::Upstream;
 use crate::SERVICE;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 use service_http::ops::HealthReport;
 use service_http::HttpMetrics;
 use std::collections::BTreeMap;
@@ -40,7 +40,7 @@ impl Application {
             crate::monitor::Showcase::start(&settings, shutdown.child_token(), metrics.registry())?;
         let listener = service_http::bind(&settings.http)?;
         let port = listener.local_addr()?.port();
-        let mut server = HttpServer::new(move || {
+        let server = service_http::serve(listener, &settings.http, shutdown, move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(metrics.clone())
@@ -56,15 +56,7 @@ impl Application {
                 .route("/metrics", web::get().to(metrics_endpoint))
                 .configure(|cfg| showcase.configure(cfg))
                 .default_service(web::to(forward))
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(15);
-        if settings.http.workers > 0 {
-            server = server.workers(settings.http.workers);
-        }
-        let server = server.run();
-        service_http::server::stop_on(shutdown, server.handle());
+        })?;
         Ok(Self { port, server })
     }
 
@@ -148,3 +140,5 @@ async fn platform_health(state: web::Data<ProxyState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable().json(body)
     }
 }
+
+service_http::service!(SERVICE, Application, Settings, title = "gateway");
