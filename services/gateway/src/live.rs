@@ -20,8 +20,10 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpResponse, ResponseError};
 use common_types::{topics, EventId};
-use kafka_bus::rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use kafka_bus::rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
+use kafka_bus::rdkafka::types::RDKafkaRespErr;
 use kafka_bus::rdkafka::{ClientContext, Message};
+use kafka_bus::rdkafka::{Offset, TopicPartitionList};
 use prometheus::{IntCounter, IntGauge, Registry};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -675,13 +677,47 @@ struct FeedContext {
 impl ClientContext for FeedContext {}
 
 impl ConsumerContext for FeedContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(partitions) = rebalance {
-            let assigned = partitions.count() > 0;
-            self.connected.store(assigned, Ordering::Relaxed);
-            self.hub.metrics.connected.set(i64::from(assigned));
-            if assigned {
-                self.hub.resync_all("feed-reassigned");
+    /// Each assigned partition starts at its end as read *now*, before the
+    /// feed says it is live. With `auto.offset.reset=latest` alone librdkafka
+    /// looks the end up after the assignment, so an outcome produced in
+    /// between (a fresh group has no committed offsets) was skipped, and a
+    /// watcher that saw "live" missed it.
+    fn rebalance(
+        &self,
+        base_consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let mut start = TopicPartitionList::new();
+                for e in tpl.elements() {
+                    let offset = base_consumer
+                        .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+                        .map_or(Offset::End, |(_low, high)| Offset::Offset(high));
+                    let _ = start.add_partition_offset(e.topic(), e.partition(), offset);
+                }
+                if let Err(error) = base_consumer.assign(&start) {
+                    tracing::error!(%error, "assigning the live feed's partitions failed");
+                    return;
+                }
+                let assigned = start.count() > 0;
+                self.connected.store(assigned, Ordering::Relaxed);
+                self.hub.metrics.connected.set(i64::from(assigned));
+                if assigned {
+                    self.hub.resync_all("feed-reassigned");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.connected.store(false, Ordering::Relaxed);
+                self.hub.metrics.connected.set(0);
+                if let Err(error) = base_consumer.unassign() {
+                    tracing::error!(%error, "unassigning the live feed's partitions failed");
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "live feed rebalance error");
+                let _ = base_consumer.unassign();
             }
         }
     }
