@@ -272,6 +272,13 @@ cmd_drop_test_topics() {
 # module, not with `go install …@version`: FerretDB needs a release-time file
 # added, Mailpit its web UI bundled, and Jaeger's go.mod has a replace
 # directive, which `go install` refuses outside the main module.
+# 0 when BIN still has to be built (and Go is there to build it), 1 when it exists.
+go_program_missing() { # title binary version duration
+  [ -x "$2" ] && return 1
+  command -v go >/dev/null || die "Go (1.24+) is needed to build $1"
+  log "$1: building $3 from the Go module proxy (once, $4)"
+}
+
 go_module_copy() { # name module@version dir
   local src
   src=$(go mod download -json "$2" 2>>"$LOGS/$1-build.log" \
@@ -301,9 +308,7 @@ FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN="${FERRETDB_BIN:-$STATE/bin/ferretdb-$FERRETDB_VERSION}"
 
 ensure_ferretdb() {
-  [ -x "$FERRETDB_BIN" ] && return
-  command -v go >/dev/null || die "Go (1.24+) is needed to build FerretDB"
-  log "FerretDB: building $FERRETDB_VERSION from the Go module proxy (once, ~2 minutes)"
+  go_program_missing FerretDB "$FERRETDB_BIN" "$FERRETDB_VERSION" "~2 minutes" || return 0
   # Its version comes from build/version/version.txt, which only FerretDB's
   # own release build writes; without it the binary panics at start.
   local dir="$STATE/build/ferretdb-src"
@@ -349,9 +354,7 @@ MAILPIT_UI_PORT="${MAILPIT_UI_PORT:-8025}"
 MAILPIT_ALLOWED_RECIPIENTS='^(?i:([^f]|f(f|af|aif)*([^af]|a[^fi]|ai[^fl]))*(f(f|af|aif)*(a|ai)?)?)$'
 
 ensure_mailpit() {
-  [ -x "$MAILPIT_BIN" ] && return
-  command -v go >/dev/null || die "Go (1.24+) is needed to build Mailpit"
-  log "Mailpit: building $MAILPIT_VERSION from the Go module proxy (once, ~2 minutes)"
+  go_program_missing Mailpit "$MAILPIT_BIN" "$MAILPIT_VERSION" "~2 minutes" || return 0
   local dir="$STATE/build/mailpit-src" blog="$LOGS/mailpit-build.log"
   go_module_copy mailpit "github.com/axllent/mailpit@$MAILPIT_VERSION" "$dir"
   if command -v npm >/dev/null; then
@@ -401,9 +404,7 @@ JAEGER_OTLP_PORT="${JAEGER_OTLP_PORT:-4318}"
 JAEGER_QUERY_GRPC_PORT="${JAEGER_QUERY_GRPC_PORT:-16685}"
 
 ensure_jaeger() {
-  [ -x "$JAEGER_BIN" ] && return
-  command -v go >/dev/null || die "Go (1.24+) is needed to build Jaeger"
-  log "Jaeger: building $JAEGER_VERSION from the Go module proxy (once, ~5 minutes on two cores)"
+  go_program_missing Jaeger "$JAEGER_BIN" "$JAEGER_VERSION" "~5 minutes on two cores" || return 0
   local dir="$STATE/build/jaeger-src"
   go_module_copy jaeger "github.com/jaegertracing/jaeger@$JAEGER_VERSION" "$dir"
   go_build_in jaeger "$dir" "$JAEGER_BIN" ./cmd/jaeger -ldflags "-s -w"
